@@ -1,0 +1,215 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# libpss and the pss tool.  One GNU Makefile:
+#   make                 build/libpss.so.1, build/libpss.a, build/pss, build/libpss.pc
+#   make check           dependencies, -Werror build, all tests, then all tests
+#                        again under ASan+UBSan; ends with "N passed, N failed"
+#   make demo            dependencies, build, capture the bundled demo target
+#   make install PREFIX=/usr/local DESTDIR=
+#   V=1                  show commands
+#   BUILD=dir SANITIZE=1 an ASan+UBSan build in another directory
+
+VERSION_MAJOR := 1
+VERSION_MINOR := 0
+VERSION_PATCH := 0
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+BUILD ?= build
+CC ?= cc
+CXX ?= c++
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2
+OPT ?= -O2 -g
+CFLAGS ?=
+BASE_CFLAGS := -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -Iinclude
+LIB_CFLAGS := $(BASE_CFLAGS) -fvisibility=hidden -Isrc
+ifeq ($(SANITIZE),1)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+SAN :=
+endif
+ifneq ($(RELEASE),1)
+# Test-only fault points (PSS_FAULT=step:action) are compiled in except in
+# release builds (make RELEASE=1).
+LIB_CFLAGS += -DPSS_FAULT_INJECTION
+endif
+
+LIB_SRCS := $(wildcard src/*.c src/proc/*.c src/arch/x86_64/*.c)
+LIB_HDRS := $(wildcard src/*.h src/proc/*.h src/*.def include/pss/*.h)
+SHARED_OBJS := $(patsubst %.c,$(BUILD)/shared/%.o,$(LIB_SRCS))
+STATIC_OBJS := $(patsubst %.c,$(BUILD)/static/%.o,$(LIB_SRCS))
+SONAME := libpss.so.$(VERSION_MAJOR)
+SHLIB := $(BUILD)/libpss.so.$(VERSION)
+MAP := src/libpss.map
+
+CLI_SRCS := $(wildcard cli/*.c)
+CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
+CLI_LIBS := $(shell pkg-config --libs libdw libelf libzstd 2>/dev/null || echo -ldw -lelf -lzstd)
+
+all: $(BUILD)/libpss.a $(BUILD)/libpss.so $(BUILD)/pss $(BUILD)/libpss.pc
+
+$(BUILD)/shared/%.o: %.c $(LIB_HDRS)
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LIB_CFLAGS) $(SAN) -fPIC $(CFLAGS) -c $< -o $@
+
+$(BUILD)/static/%.o: %.c $(LIB_HDRS)
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LIB_CFLAGS) $(SAN) $(CFLAGS) -c $< -o $@
+
+$(SHLIB): $(SHARED_OBJS) $(MAP) | check-map-version
+	$(call msg,LINK,$@)
+	$(Q)$(CC) -shared $(SAN) -Wl,-soname,$(SONAME) -Wl,--version-script=$(MAP) \
+		-Wl,-z,defs -Wl,-z,now $(SHARED_OBJS) -o $@ -lpthread
+	$(Q)ln -sf libpss.so.$(VERSION) $(BUILD)/$(SONAME)
+
+$(BUILD)/libpss.so: $(SHLIB)
+	$(Q)ln -sf $(SONAME) $@
+
+$(BUILD)/libpss.a: $(STATIC_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The version script and the release must agree: PSS_1.0 for 1.0.x.
+check-map-version:
+	@grep -q "^PSS_$(VERSION_MAJOR).$(VERSION_MINOR) *{" $(MAP) || \
+		{ echo "$(MAP) has no PSS_$(VERSION_MAJOR).$(VERSION_MINOR) node" >&2; exit 1; }
+
+$(BUILD)/cli/%.o: cli/%.c $(wildcard cli/*.h) $(wildcard include/pss/*.h)
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) $(SAN) -DPSS_VERSION='"$(VERSION)"' $(CFLAGS) -c $< -o $@
+
+# The CLI sees only the public headers; it links the static library.
+$(BUILD)/pss: $(CLI_OBJS) $(BUILD)/libpss.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(SAN) $(CLI_OBJS) $(BUILD)/libpss.a $(CLI_LIBS) -lpthread -o $@
+
+$(BUILD)/libpss.pc: libpss.pc.in Makefile
+	$(Q)sed -e 's|@PREFIX@|$(abspath $(BUILD))|' -e 's|@LIBDIR@|$(abspath $(BUILD))|' \
+		-e 's|@INCLUDEDIR@|$(abspath include)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# ---- tests ----
+TEST_CFLAGS := $(BASE_CFLAGS) -Isrc -Itests/lib $(SAN)
+TARGET_SRCS := $(wildcard tests/targets/*.c)
+TARGETS := $(patsubst tests/targets/%.c,$(BUILD)/tests/targets/%,$(TARGET_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+UNITS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+LIVE_SRCS := $(wildcard tests/live/test-*.c)
+LIVES := $(patsubst tests/live/%.c,$(BUILD)/tests/live/%,$(LIVE_SRCS))
+TESTLIB_SRCS := $(wildcard tests/lib/*.c)
+TESTLIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TESTLIB_SRCS))
+LAYOUT := $(BUILD)/tests/layout/test-layout $(BUILD)/tests/layout/test-layout-cxx
+EXAMPLE_SRCS := $(wildcard examples/*.c)
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
+
+$(BUILD)/tests/lib/%.o: tests/lib/%.c $(wildcard tests/lib/*.h)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) -c $< -o $@
+
+# Targets are victims: no sanitizer (they must behave like ordinary programs).
+$(BUILD)/tests/targets/%: tests/targets/%.c $(wildcard tests/targets/*.h)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -mavx2 $< -o $@ -lpthread
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libpss.a $(TESTLIB_OBJS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(TESTLIB_OBJS) $(BUILD)/libpss.a -lcmocka -lpthread -o $@
+
+# Live tests are clients of the shared library and its version script.
+$(BUILD)/tests/live/%: tests/live/%.c $(BUILD)/libpss.so $(TESTLIB_OBJS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(TESTLIB_OBJS) -L$(BUILD) -Wl,-rpath,$(abspath $(BUILD)) -lpss -lpthread -o $@
+
+$(BUILD)/tests/layout/test-layout: tests/layout/test-layout.c $(wildcard include/pss/*.h)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude $(SAN) $< -o $@
+
+$(BUILD)/tests/layout/test-layout-cxx: tests/layout/test-layout-cxx.cpp $(wildcard include/pss/*.h) $(BUILD)/libpss.so
+	@mkdir -p $(@D)
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) -std=c++17 -Wall -Wextra -Werror -Iinclude $(SAN) $< -L$(BUILD) -Wl,-rpath,$(abspath $(BUILD)) -lpss -o $@
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libpss.so
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude $(SAN) $< -L$(BUILD) -Wl,-rpath,$(abspath $(BUILD)) -lpss -o $@
+
+tests: all $(TARGETS) $(UNITS) $(LIVES) $(LAYOUT) $(EXAMPLES)
+
+# Run every test of this build once.  TESTS=pattern filters test programs.
+check-run: tests
+	$(Q)BUILD=$(abspath $(BUILD)) SANITIZE=$(SANITIZE) tests/run-tests.sh $(BUILD)
+
+deps:
+	$(Q)scripts/deps.sh build test
+
+check: deps
+	$(Q)rm -f build/.results
+	$(Q)$(MAKE) --no-print-directory all check-run BUILD=build RESULTS=$(abspath build/.results)
+	$(Q)$(MAKE) --no-print-directory check-run BUILD=build/asan SANITIZE=1 RESULTS=$(abspath build/.results)
+	$(Q)tests/summary.sh build/.results
+
+demo: deps all $(BUILD)/tests/targets/demo-target
+	$(Q)scripts/demo.sh $(BUILD)
+
+# ---- install ----
+MAN1 := $(wildcard docs/man/*.1)
+MAN3 := $(wildcard docs/man/*.3)
+
+install: install_headers install_lib install_pkgconfig install_bin install_man
+
+install_headers:
+	install -d $(DESTDIR)$(INCLUDEDIR)/pss
+	install -m 644 include/pss/*.h $(DESTDIR)$(INCLUDEDIR)/pss/
+
+install_lib: $(BUILD)/libpss.a $(BUILD)/libpss.so
+	install -d $(DESTDIR)$(LIBDIR)
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf libpss.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpss.so
+	install -m 644 $(BUILD)/libpss.a $(DESTDIR)$(LIBDIR)/
+
+install_pkgconfig: libpss.pc.in
+	install -d $(DESTDIR)$(PKGCONFIGDIR)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< \
+		> $(DESTDIR)$(PKGCONFIGDIR)/libpss.pc
+
+install_bin: $(BUILD)/pss
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(BUILD)/pss $(DESTDIR)$(BINDIR)/
+
+install_man:
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/)
+
+clean:
+	rm -rf build
+
+.PHONY: all tests check check-run check-map-version deps demo install install_headers \
+	install_lib install_pkgconfig install_bin install_man clean
+.DELETE_ON_ERROR:

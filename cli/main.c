@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * pss - inspect a process through a Process Snapshotting snapshot.
+ *
+ *   pss info|threads|handles|vmmap [options] PID...
+ *
+ * The tool is a client of the public API only (<pss/processsnapshot.h>,
+ * <pss/pss-linux.h>): whatever it cannot do through them, the API lacks.
+ */
+#include "pss.h"
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef PSS_VERSION
+#define PSS_VERSION "0"
+#endif
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: pss COMMAND [OPTIONS] PID...\n"
+		"\n"
+		"Inspect a running process through a snapshot.  Only thread registers stop\n"
+		"the target, and only for the moment it takes to read them.\n"
+		"\n"
+		"Commands:\n"
+		"  info      process information (PSS_QUERY_PROCESS_INFORMATION and Linux detail)\n"
+		"  threads   threads with state, syscall and CPU times (-r: registers)\n"
+		"  handles   file descriptors with type, name and type-specific detail\n"
+		"  vmmap     the address space, like pmap -X, with PSS types and protections\n"
+		"\n"
+		"Options:\n"
+		"  -r, --regs           threads: capture and print registers (stops the target briefly)\n"
+		"  -t, --timeout MS     longest wait for a thread to stop (default 2000)\n"
+		"  -v, --verbose        more detail\n"
+		"  -h, --help           this text\n"
+		"  -V, --version        the version\n"
+		"\n"
+		"Exit status: 0 ok, 1 partial (some PIDs failed), 2 failure, 64 usage,\n"
+		"77 permission denied.\n");
+}
+
+static int parse_pid(const char *s, pid_t *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > INT_MAX)
+		return -1;
+	*ret = (pid_t)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "regs", no_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int (*cmd)(pid_t, const struct cli_opts *) = NULL;
+	struct cli_opts o = { 0 };
+	int c, i, rc, fails = 0, npids = 0;
+	const char *name;
+	pid_t pid;
+
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (argc > 1 && (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))) {
+		printf("pss %s\n", PSS_VERSION);
+		return EXIT_OK;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	name = argv[1];
+	if (!strcmp(name, "info"))
+		cmd = cmd_info;
+	else if (!strcmp(name, "threads"))
+		cmd = cmd_threads;
+	else if (!strcmp(name, "handles"))
+		cmd = cmd_handles;
+	else if (!strcmp(name, "vmmap"))
+		cmd = cmd_vmmap;
+	if (!cmd) {
+		fprintf(stderr, "pss: unknown command '%s' (see pss --help)\n", name);
+		return EXIT_USAGE;
+	}
+	argv++, argc--;
+	while ((c = getopt_long(argc, argv, "rt:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			o.regs = true;
+			break;
+		case 't':
+			o.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'v':
+			o.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("pss %s\n", PSS_VERSION);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "pss %s: no PID given (see pss --help)\n", name);
+		return EXIT_USAGE;
+	}
+	for (i = optind; i < argc; i++) {
+		if (parse_pid(argv[i], &pid)) {
+			fprintf(stderr, "pss %s: '%s' is not a process id\n", name, argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	for (i = optind; i < argc; i++) {
+		parse_pid(argv[i], &pid);
+		if (argc - optind > 1)
+			printf("%s== pid %d ==\n", npids ? "\n" : "", pid);
+		npids++;
+		rc = cmd(pid, &o);
+		if (rc)
+			fails++;
+		if (rc == EXIT_PERM && npids == argc - optind && fails == npids)
+			return EXIT_PERM;
+	}
+	if (!fails)
+		return EXIT_OK;
+	return fails == npids ? EXIT_FAILURE_ : EXIT_PARTIAL;
+}

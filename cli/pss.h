@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The pss tool: shared declarations of its subcommands. */
+#ifndef PSS_CLI_H
+#define PSS_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <pss/processsnapshot.h>
+#include <pss/pss-linux.h>
+
+/* Exit codes (documented in pss(1)). */
+#define EXIT_OK 0
+#define EXIT_PARTIAL 1
+#define EXIT_FAILURE_ 2
+#define EXIT_USAGE 64
+#define EXIT_PERM 77
+
+struct cli_opts {
+	bool regs;		/* threads: print registers */
+	bool verbose;
+	unsigned timeout_ms;
+};
+
+/* One capture of pid with flags; prints the reason on failure and returns
+ * the exit code (0 and *ret on success). */
+int cli_capture(pid_t pid, PSS_CAPTURE_FLAGS flags, DWORD ctx_flags, const struct cli_opts *o,
+		HPSS *ret);
+void cli_free(HPSS s);
+/* UTF-16 (len in bytes) to UTF-8 into buf; returns buf. */
+char *cli_utf16(const WCHAR *s, size_t bytes, char *buf, size_t cap);
+/* FILETIME to "YYYY-MM-DD HH:MM:SS" (absolute) or seconds (duration). */
+void cli_filetime(FILETIME ft, char *buf, size_t cap);
+double cli_duration_s(FILETIME ft);
+
+int cmd_info(pid_t pid, const struct cli_opts *o);
+int cmd_threads(pid_t pid, const struct cli_opts *o);
+int cmd_handles(pid_t pid, const struct cli_opts *o);
+int cmd_vmmap(pid_t pid, const struct cli_opts *o);
+
+#endif

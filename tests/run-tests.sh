@@ -1,0 +1,53 @@
+#!/bin/bash
+# Run every test program of one build and count its TAP lines.
+#   tests/run-tests.sh BUILD_DIR
+# Env: TESTS=substring keeps only matching programs; RESULTS=file appends
+# "passed failed skipped" for tests/summary.sh; TEST_TIMEOUT seconds per program.
+set -u
+build=${1:?usage: run-tests.sh BUILD_DIR}
+timeout_s=${TEST_TIMEOUT:-300}
+label=$build
+[ "${SANITIZE:-}" = 1 ] && label="$build (ASan+UBSan)"
+export CMOCKA_MESSAGE_OUTPUT=TAP
+export PSS_TEST_BUILD=$(cd "$build" && pwd)
+export PSS_TEST_TARGETS="$PSS_TEST_BUILD/tests/targets"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+passed=0 failed=0 skipped=0
+progs=$(ls "$build"/tests/layout/test-* "$build"/tests/unit/test-* "$build"/tests/live/test-* \
+	"$build"/examples/* 2>/dev/null | grep -v '\.o$' || true)
+echo "== tests of $label"
+for prog in $progs; do
+	[ -x "$prog" ] || continue
+	name=${prog#"$build"/}
+	if [ -n "${TESTS:-}" ] && [[ "$name" != *"$TESTS"* ]]; then continue; fi
+	out=$(mktemp)
+	case "$name" in
+	examples/*) args="--self-test" ;;
+	*) args="" ;;
+	esac
+	timeout -k 10 "$timeout_s" "$prog" $args >"$out" 2>&1
+	rc=$?
+	p=$(grep -cE '^ok ' "$out" | head -1); s=$(grep -cE '^ok .*# ?(SKIP|skip)' "$out")
+	f=$(grep -cE '^not ok ' "$out")
+	p=$((p - s))
+	if [ "$rc" -eq 77 ] && [ $((p + f + s)) -eq 0 ]; then s=1; fi
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ "$f" -eq 0 ]; then
+		f=1; echo "not ok - $name exited with status $rc" >>"$out"
+	fi
+	if [ "$rc" -eq 0 ] && [ $((p + f + s)) -eq 0 ]; then
+		f=1; echo "not ok - $name printed no test result" >>"$out"
+	fi
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+	if [ "$f" -gt 0 ]; then
+		echo "FAIL $name ($p passed, $f failed, $s skipped)"
+		grep -vE '^ok ' "$out" | tail -n 60 | sed 's/^/    /'
+	else
+		printf 'ok   %-45s %3d passed %2d skipped\n' "$name" "$p" "$s"
+		[ "$s" -gt 0 ] && grep -E '# ?(SKIP|skip)' "$out" | sed 's/^/    /'
+	fi
+	rm -f "$out"
+done
+echo "$label: $passed passed, $failed failed, $skipped skipped"
+[ -n "${RESULTS:-}" ] && echo "$passed $failed $skipped" >>"$RESULTS"
+exit 0
