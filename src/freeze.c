@@ -1,0 +1,800 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The stop: seize and interrupt every thread of the target, read each
+ * thread's registers, repair the EINTR some calls would see, release every
+ * thread exactly as it was.  Runs on the tracer thread (tracer.c), which
+ * owns the ptrace relationships and has every signal blocked.
+ *
+ *   prepare   (target running)  table from s->threads, buffers allocated
+ *   seize     PTRACE_SEIZE(PTRACE_O_TRACEEXEC) each tid of /proc/PID/task,
+ *             then PTRACE_INTERRUPT each: every interrupt is sent before we
+ *             wait for any, so a thousand threads stop in parallel
+ *   wait      waitpid(tid, __WALL) per thread, polled against a deadline;
+ *             every stop is classified by (event, WSTOPSIG), never by order;
+ *             a thread is read as soon as it stops:
+ *             NT_PRSTATUS, NT_PRFPREG, NT_X86_XSTATE, debug registers,
+ *             signal mask; EINTR repair (see freeze_eintr_repairable)
+ *   rescan    until a scan made while every seized thread is stopped finds
+ *             nothing new (a stopped thread cannot create threads), at most
+ *             FREEZE_MAX_PASSES scans
+ *   release   PTRACE_DETACH every thread in one tight loop (data = the
+ *             signal of a signal-delivery-stop, else 0)
+ *   merge     (target running again) registers into s->threads by tid
+ *
+ * The next issue injects the clone between "rescan" and "release"; threads
+ * flagged no_inject (signal-delivery-stop, group stop) must not be chosen.
+ *
+ * Kernel facts this relies on (checked on Linux 6.18):
+ * - PTRACE_INTERRUPT reports PTRACE_EVENT_STOP with SIGTRAP for a running or
+ *   sleeping thread, and with the stop signal for a group-stopped one.
+ * - PTRACE_DETACH of a group-stopped thread puts it back into the group
+ *   stop (__ptrace_unlink), so nothing is re-sent.  Pending traps (ours, and
+ *   the one SEIZE arms on a stopped task) are cleared at detach.
+ * - PTRACE_DETACH needs a stopped tracee.  A thread that never reaches its
+ *   stop (vfork parent, uninterruptible sleep) can only be released by the
+ *   tracer thread's exit: see tracer_retire().
+ * - A traced thread that dies stays a zombie until its tracer reaps it, so
+ *   dead threads are reaped here with waitpid.
+ */
+#include "internal.h"
+#include "snapshot.h"
+#include "freeze.h"
+#include "fault.h"
+#include <elf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FREEZE_MAX_PASSES 10		/* task list scans before -EAGAIN */
+#define FREEZE_DEFAULT_TIMEOUT_MS 2000
+#define FREEZE_GRACE_NS (100 * 1000 * 1000ull)	/* waiting for stops on error paths */
+#define FREEZE_POLL_MIN_NS 20000L	/* 20 us */
+#define FREEZE_POLL_MAX_NS 1000000L	/* 1 ms */
+
+#ifndef ERESTARTNOHAND
+#define ERESTARTNOHAND 514		/* kernel-internal, include/linux/errno.h */
+#endif
+
+enum frz_state {
+	FT_UNSEIZED,			/* listed, not (yet) seized */
+	FT_PENDING,			/* seized and interrupted, stop not seen yet */
+	FT_STOPPED,			/* in a ptrace stop we can read and detach */
+	FT_DEAD,			/* died while traced, not yet reaped */
+	FT_GONE,			/* exited, reaped, or never there */
+};
+
+struct frz_thread {
+	pid_t tid;
+	uint8_t state;			/* enum frz_state */
+	bool group_stop;		/* was in a group stop when we came */
+	bool sig_stop;			/* signal-delivery-stop: sig goes back at detach */
+	bool no_inject;			/* never run injected code in this thread */
+	bool eintr_fixed;		/* saved rax rewritten -EINTR -> -ERESTARTNOHAND */
+	bool have_regs;
+	unsigned scan_gen;		/* last scan that listed this tid */
+	int sig;			/* the dequeued signal of a signal-delivery-stop */
+	int exit_status;		/* wait status when it died under us; -1 unknown */
+	ssize_t sidx;			/* index in s->threads, -1 if it appeared later */
+	siginfo_t si;			/* siginfo of the dequeued signal */
+	struct thread_regs r;		/* r.xstate preallocated (xsize bytes) */
+};
+
+struct freeze {
+	struct pss_snapshot *s;
+	pid_t pid;
+	int taskfd;
+	struct frz_thread *t;		/* pss_malloc; grows geometrically */
+	size_t n, cap;
+	uint32_t *hash;			/* open addressing: index + 1, 0 = empty */
+	size_t hcap;			/* a power of two, >= 2 * cap */
+	size_t xsize;			/* xstate buffer bytes (0: none) */
+	unsigned gen;			/* current scan */
+	unsigned pending;		/* threads in FT_PENDING */
+	unsigned nseized;		/* every thread we ever seized */
+	uint64_t deadline;		/* CLOCK_MONOTONIC ns */
+	bool releasing;			/* in freeze_release: stops are only let go */
+};
+
+/*
+ * The syscalls whose -EINTR we rewrite to -ERESTARTNOHAND at our own
+ * PTRACE_EVENT_STOP.  A syscall belongs here only if (a) it returns -EINTR
+ * to user space whenever a signal is pending, our trap included (signal(7),
+ * "Interruption of system calls ... by stop signals"), (b) restarting it
+ * with the same arguments is harmless (nothing was consumed before the
+ * EINTR), and (c) the restart keeps its signal semantics: with a real
+ * signal and a handler the kernel turns -ERESTARTNOHAND back into -EINTR
+ * (handle_signal), without one it re-runs the call.
+ *   232 epoll_wait, 281 epoll_pwait, 441 epoll_pwait2: nothing is consumed
+ *       before EINTR.  The pwait variants keep their temporary mask with
+ *       TIF_RESTORE_SIGMASK when they return -EINTR; on restart the kernel
+ *       restores the saved mask (arch_do_signal_or_restart) and the call
+ *       installs the temporary mask again, so a signal only that mask
+ *       admits still ends the restarted call with EINTR and runs its
+ *       handler inside the temporary mask, as before.
+ *   128 rt_sigtimedwait: the awaited set is only unblocked while it sleeps
+ *       and the mask is restored before it returns, so the restart waits
+ *       for the same set again; a later awaited signal is still taken.
+ *    65 semop, 220 semtimedop: a sleeping semop has not applied its
+ *       operations (they are retried as a whole after the wake-up).
+ * The cost, accepted by POSIX: a relative timeout starts again in full.
+ * Deliberately not here: read/recv on sockets with SO_RCVTIMEO (a driver
+ * may return -EINTR for reasons of its own), the ppoll/pselect/sigsuspend
+ * family (they already return -ERESTARTNOHAND or use the restart block).
+ */
+bool freeze_eintr_repairable(long nr)
+{
+	switch (nr) {
+	case SYS_epoll_wait:		/* 232 */
+	case SYS_epoll_pwait:		/* 281 */
+	case 441:			/* epoll_pwait2 (Linux 5.11) */
+	case SYS_rt_sigtimedwait:	/* 128 */
+	case SYS_semop:			/* 65 */
+	case SYS_semtimedop:		/* 220 */
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* ---- the thread table ---- */
+
+static size_t frz_hash_slot(const struct freeze *f, pid_t tid)
+{
+	return ((uint32_t)tid * 2654435761u) & (f->hcap - 1);
+}
+
+static struct frz_thread *frz_find(const struct freeze *f, pid_t tid)
+{
+	size_t i;
+
+	for (i = frz_hash_slot(f, tid); f->hash[i]; i = (i + 1) & (f->hcap - 1)) {
+		if (f->t[f->hash[i] - 1].tid == tid)
+			return &f->t[f->hash[i] - 1];
+	}
+	return NULL;
+}
+
+/* Rebuild the hash for @hcap slots. */
+static int frz_rehash(struct freeze *f, size_t hcap)
+{
+	uint32_t *h = pss_calloc(hcap, sizeof(*h));
+	size_t k, i;
+
+	if (!h)
+		return -ENOMEM;
+	pss_free(f->hash);
+	f->hash = h;
+	f->hcap = hcap;
+	for (k = 0; k < f->n; k++) {
+		for (i = frz_hash_slot(f, f->t[k].tid); h[i]; i = (i + 1) & (hcap - 1))
+			;
+		h[i] = k + 1;
+	}
+	return 0;
+}
+
+/* Add @tid (not present yet).  Allocates only when the preallocated table is
+ * full, so inside the stop this happens for threads born since the scan. */
+static struct frz_thread *frz_add(struct freeze *f, pid_t tid, ssize_t sidx)
+{
+	struct frz_thread *t;
+	size_t i;
+
+	if (f->n == f->cap) {
+		size_t hcap = f->hcap;
+
+		if (pss_vec_grow(&f->t, &f->cap, f->n + 1, sizeof(*f->t)))
+			return NULL;
+		while (hcap < 2 * f->cap)
+			hcap *= 2;
+		if (hcap != f->hcap && frz_rehash(f, hcap))
+			return NULL;
+	}
+	t = &f->t[f->n];
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	t->sidx = sidx;
+	t->exit_status = -1;
+	if (f->xsize) {
+		t->r.xstate = pss_malloc(f->xsize);
+		if (!t->r.xstate)
+			return NULL;
+	}
+	for (i = frz_hash_slot(f, tid); f->hash[i]; i = (i + 1) & (f->hcap - 1))
+		;
+	f->hash[i] = ++f->n;
+	return t;
+}
+
+static void frz_release_table(struct freeze *f)
+{
+	size_t k;
+
+	for (k = 0; k < f->n; k++)
+		pss_free(f->t[k].r.xstate);
+	pss_free(f->t);
+	pss_free(f->hash);
+	f->t = NULL;
+	f->hash = NULL;
+	f->n = f->cap = 0;
+}
+
+/* Before the stop: the table holds every thread threads_collect listed, each
+ * with its xstate buffer, plus room for some newcomers. */
+static int freeze_prepare(struct freeze *f, struct pss_snapshot *s, bool want_xstate)
+{
+	char path[40];
+	size_t k, cap, hcap = 64;
+
+	f->s = s;
+	f->pid = s->pid;
+	f->xsize = want_xstate ? xstate_regset_size() : 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)s->pid);
+	f->taskfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f->taskfd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+
+	cap = s->nthreads + 16;
+	f->t = pss_calloc(cap, sizeof(*f->t));
+	if (!f->t)
+		goto out_nomem;
+	f->cap = cap;
+	while (hcap < 2 * cap)
+		hcap *= 2;
+	if (frz_rehash(f, hcap))
+		goto out_nomem;
+	for (k = 0; k < s->nthreads; k++) {
+		if (frz_find(f, s->threads[k].tid))
+			continue;
+		if (!frz_add(f, s->threads[k].tid, (ssize_t)k))
+			goto out_nomem;
+	}
+	return 0;
+
+out_nomem:
+	frz_release_table(f);
+	close(f->taskfd);
+	f->taskfd = -1;
+	return -ENOMEM;
+}
+
+/* ---- seize ---- */
+
+/* EPERM from PTRACE_SEIZE: someone else traces the thread (-EBUSY), it is a
+ * zombie (gone: 0), or we may not trace it at all (-EPERM).  A rare path, so
+ * a /proc read inside the stop is fine here. */
+static int freeze_seize_eperm(struct freeze *f, pid_t tid)
+{
+	struct proc_status st;
+	char path[24], *buf;
+	size_t len;
+	int err;
+
+	snprintf(path, sizeof(path), "%d/status", (int)tid);
+	err = read_fileat(f->taskfd, path, &buf, &len);
+	if (err)
+		return err == -ENOENT ? 0 : -EPERM;
+	err = proc_status_parse(buf, len, &st);
+	pss_free(buf);
+	if (err)
+		return -EPERM;
+	if (st.tracer_pid) {
+		pr_debug("thread %d is already traced by pid %d", (int)tid, (int)st.tracer_pid);
+		return -EBUSY;
+	}
+	if (st.state == 'Z' || st.state == 'X')
+		return 0;
+	return -EPERM;
+}
+
+/* task_dir_scan callback: mark every tid of this scan with the scan's
+ * generation; tids never seen before join the table as FT_UNSEIZED. */
+static int freeze_scan_cb(pid_t tid, void *arg)
+{
+	struct freeze *f = arg;
+	struct frz_thread *t = frz_find(f, tid);
+
+	if (!t) {
+		t = frz_add(f, tid, -1);
+		if (!t)
+			return -ENOMEM;
+	}
+	t->scan_gen = f->gen;
+	return 0;
+}
+
+/* One pass: scan the task list, seize every listed thread not seized yet,
+ * then interrupt each of them.  *ret_new is how many we seized. */
+static int freeze_seize_pass(struct freeze *f, unsigned *ret_new)
+{
+	unsigned seized = 0;
+	size_t k;
+	int err;
+
+	f->gen++;
+	err = task_dir_scan(f->taskfd, freeze_scan_cb, f);
+	if (err)
+		return err;
+	for (k = 0; k < f->n; k++) {
+		struct frz_thread *t = &f->t[k];
+
+		if (t->state != FT_UNSEIZED || t->scan_gen != f->gen)
+			continue;
+		if (!ptrace(PTRACE_SEIZE, t->tid, 0, PTRACE_O_TRACEEXEC)) {
+			t->state = FT_PENDING;
+			f->pending++;
+			f->nseized++;
+			seized++;
+			continue;
+		}
+		if (errno == ESRCH) {		/* exited since the scan */
+			t->state = FT_GONE;
+			continue;
+		}
+		if (errno != EPERM)
+			return -errno;
+		err = freeze_seize_eperm(f, t->tid);
+		if (err)
+			return err;
+		t->state = FT_GONE;		/* a zombie thread (e.g. the leader
+						 * after pthread_exit) */
+	}
+	if (f->gen == 1)
+		fault_point("after-seize");
+	/* Interrupt only after seizing the whole batch: the pipelined stop. */
+	for (k = 0; k < f->n; k++) {
+		struct frz_thread *t = &f->t[k];
+
+		/* ESRCH: it is dying; its exit comes through waitpid. */
+		if (t->state == FT_PENDING && t->scan_gen == f->gen)
+			ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+	}
+	if (f->gen == 1)
+		fault_point("after-interrupt");
+	*ret_new = seized;
+	return 0;
+}
+
+/* ---- wait and classify ---- */
+
+static void freeze_read_stopped(struct freeze *f, struct frz_thread *t);
+
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/* Classify the wait status of a pending thread.  -ECHILD if the target
+ * exec'd (the image we came for is gone). */
+static int freeze_classify(struct freeze *f, struct frz_thread *t, int status)
+{
+	int event = status >> 16, sig;
+
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		t->state = FT_GONE;		/* the wait reaped it */
+		t->exit_status = status;
+		f->pending--;
+		return 0;
+	}
+	if (!WIFSTOPPED(status))
+		return 0;			/* WIFCONTINUED: not with __WALL stops */
+	sig = WSTOPSIG(status);
+	t->state = FT_STOPPED;
+	f->pending--;
+	switch (event) {
+	case PTRACE_EVENT_STOP:
+		if (sig == SIGTRAP)
+			return 0;		/* our interrupt of a running thread */
+		/* A group stop (the stop signal is reported): SuspendCount 1,
+		 * never resume this thread.  Any other signal here would be a
+		 * kernel we do not know: take the stop, touch nothing. */
+		t->group_stop = is_stop_signal(sig);
+		t->no_inject = true;
+		return 0;
+	case PTRACE_EVENT_EXEC:
+		pr_debug("thread %d exec'd during the capture", (int)t->tid);
+		t->no_inject = true;
+		return -ECHILD;
+	case 0:
+		/* Signal-delivery-stop: the thread dequeued @sig.  It goes back
+		 * as the data of PTRACE_DETACH, the one way ptrace(2) re-injects
+		 * a signal with its siginfo, so it is delivered exactly once. */
+		t->sig_stop = true;
+		t->no_inject = true;
+		t->sig = sig;
+		if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->si))
+			memset(&t->si, 0, sizeof(t->si));
+		return 0;
+	default:
+		/* No other event is enabled; treat it as a plain stop. */
+		t->no_inject = true;
+		return 0;
+	}
+}
+
+/* Wait until no thread is pending or @deadline passes (-ETIMEDOUT).  Polls
+ * each pending thread with WNOHANG (never waitpid(-1): the host may have
+ * children of its own) and sleeps a little when nothing moved. */
+static int freeze_wait_stops(struct freeze *f, uint64_t deadline)
+{
+	long nap = FREEZE_POLL_MIN_NS;
+	int err = 0;
+
+	while (f->pending) {
+		bool moved = false;
+		size_t k;
+
+		for (k = 0; k < f->n && f->pending; k++) {
+			struct frz_thread *t = &f->t[k];
+			int status, e;
+			pid_t r;
+
+			if (t->state != FT_PENDING)
+				continue;
+			r = waitpid(t->tid, &status, __WALL | __WNOTHREAD | WNOHANG);
+			if (!r)
+				continue;
+			moved = true;
+			if (r < 0) {
+				/* ECHILD: no longer our tracee (a host thread's
+				 * waitpid(-1) reaped it): nothing to release. */
+				t->state = FT_GONE;
+				f->pending--;
+				continue;
+			}
+			e = freeze_classify(f, t, status);
+			if (e && !err)
+				err = e;
+			/* Read it at once: pipelined with the stops of the
+			 * others, and it shortens the window in which a death
+			 * of the tracer would leave an unrepaired EINTR. */
+			if (t->state == FT_STOPPED && !f->releasing && !err)
+				freeze_read_stopped(f, t);
+		}
+		if (err)
+			return err;
+		if (moved) {
+			nap = FREEZE_POLL_MIN_NS;
+			continue;
+		}
+		if (now_ns(CLOCK_MONOTONIC) >= deadline)
+			return -ETIMEDOUT;
+		nanosleep(&(struct timespec){ 0, nap }, NULL);
+		nap = MIN(nap * 2, FREEZE_POLL_MAX_NS);
+	}
+	return 0;
+}
+
+static size_t freeze_count_stopped(const struct freeze *f)
+{
+	size_t k, n = 0;
+
+	for (k = 0; k < f->n; k++)
+		n += f->t[k].state == FT_STOPPED;
+	return n;
+}
+
+/* Seize and stop every thread: passes until a scan made with everything
+ * stopped finds nobody new. */
+static int freeze_stop_all(struct freeze *f)
+{
+	unsigned pass, seized = 0;
+	int err;
+
+	for (pass = 0; pass < FREEZE_MAX_PASSES; pass++) {
+		err = freeze_seize_pass(f, &seized);
+		if (err)
+			return err;
+		if (!f->nseized)
+			return -ESRCH;		/* no thread left to seize */
+		if (!seized && !f->pending)
+			return freeze_count_stopped(f) ? 0 : -ESRCH;	/* stable */
+		err = freeze_wait_stops(f, f->deadline);
+		if (err)
+			return err;
+	}
+	pr_debug("threads of %d kept appearing after %d scans", (int)f->pid, FREEZE_MAX_PASSES);
+	return -EAGAIN;
+}
+
+/* ---- registers ---- */
+
+static int getregset(pid_t tid, int type, void *buf, size_t *len)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = *len };
+
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)(long)type, &iov))
+		return -errno;
+	*len = iov.iov_len;		/* the kernel shortens it to the real size */
+	return 0;
+}
+
+/* Read one stopped thread's register sets (the kernel core's raw state). */
+static int freeze_read_thread(struct freeze *f, struct frz_thread *t)
+{
+	static const int dr[] = { 0, 1, 2, 3, 6, 7 };
+	struct thread_regs *r = &t->r;
+	size_t len, i;
+	int err;
+
+	len = sizeof(r->regs);
+	err = getregset(t->tid, NT_PRSTATUS, &r->regs, &len);
+	if (err)
+		return err;
+	len = sizeof(r->fpregs);
+	err = getregset(t->tid, NT_PRFPREG, &r->fpregs, &len);
+	if (err)
+		return err;
+	r->xstate_len = 0;
+	if (r->xstate) {
+		len = f->xsize;
+		if (!getregset(t->tid, NT_X86_XSTATE, r->xstate, &len))
+			r->xstate_len = len;
+	}
+	for (i = 0; i < ARRAY_SIZE(dr); i++) {
+		errno = 0;
+		r->debugregs[dr[i]] = (uint64_t)ptrace(PTRACE_PEEKUSER, t->tid,
+			(void *)offsetof(struct user, u_debugreg[dr[i]]), 0);
+		if (errno)
+			r->debugregs[dr[i]] = 0;
+	}
+	if (ptrace(PTRACE_GETSIGMASK, t->tid, (void *)sizeof(r->sigmask), &r->sigmask))
+		r->sigmask = 0;
+	t->have_regs = true;
+	return 0;
+}
+
+/* The EINTR repair (see freeze_eintr_repairable), only at a stop we caused:
+ * not a group stop (the stop signal itself already made the call return
+ * -EINTR, as it would without us), not a signal-delivery-stop (a real
+ * signal is being delivered: EINTR is the truth).  t->r keeps the raw
+ * registers; only the thread's live copy is changed. */
+static void freeze_repair_eintr(struct frz_thread *t)
+{
+	struct user_regs_struct regs;
+	struct iovec iov = { .iov_base = &regs, .iov_len = sizeof(regs) };
+
+	if (t->group_stop || t->sig_stop || !t->have_regs)
+		return;
+	if ((long)t->r.regs.orig_rax < 0 || (long)t->r.regs.rax != -EINTR)
+		return;
+	if (!freeze_eintr_repairable((long)t->r.regs.orig_rax))
+		return;
+	regs = t->r.regs;
+	regs.rax = (unsigned long long)-ERESTARTNOHAND;
+	if (!ptrace(PTRACE_SETREGSET, t->tid, (void *)NT_PRSTATUS, &iov))
+		t->eintr_fixed = true;
+}
+
+/* Registers of a thread that just reached its stop, then the repair. */
+static void freeze_read_stopped(struct freeze *f, struct frz_thread *t)
+{
+	if (freeze_read_thread(f, t)) {
+		/* ESRCH: SIGKILLed while stopped; it is dying. */
+		t->state = FT_DEAD;
+		return;
+	}
+	freeze_repair_eintr(t);
+}
+
+/* ---- release ---- */
+
+/* Detach one stopped thread, handing back the signal it dequeued. */
+static void freeze_detach_one(struct frz_thread *t)
+{
+	long data = t->sig_stop ? t->sig : 0;
+
+	if (!ptrace(PTRACE_DETACH, t->tid, 0, (void *)data))
+		t->state = FT_GONE;
+	else
+		t->state = FT_DEAD;		/* ESRCH: killed meanwhile */
+}
+
+/* Reap threads that died while traced (they stay zombies until their
+ * tracer waits for them); returns how many are still unreaped. */
+static unsigned freeze_reap_dead(struct freeze *f)
+{
+	unsigned left = 0;
+	size_t k;
+
+	for (k = 0; k < f->n; k++) {
+		struct frz_thread *t = &f->t[k];
+		int status;
+		pid_t r;
+
+		if (t->state != FT_DEAD)
+			continue;
+		r = waitpid(t->tid, &status, __WALL | __WNOTHREAD | WNOHANG);
+		if (r > 0 && WIFSTOPPED(status)) {
+			/* It was alive after all (a stop we had not read):
+			 * let it go. */
+			freeze_detach_one(t);
+			if (t->state == FT_DEAD)
+				left++;
+		} else if (r == 0) {
+			left++;
+		} else {
+			t->state = FT_GONE;
+		}
+	}
+	return left;
+}
+
+/*
+ * Release every thread we seized.  Stopped ones are detached first, in one
+ * tight loop (that ends the pause).  On error paths some may still be
+ * pending: give them a short grace to reach their stop and detach them as
+ * they do.  Whatever is left (a thread that will not stop, a corpse not yet
+ * reported) is released by retiring the tracer thread.  Returns the
+ * CLOCK_MONOTONIC time the last stopped thread was let go.
+ */
+static uint64_t freeze_release(struct freeze *f)
+{
+	uint64_t thawed, grace;
+	size_t k;
+
+	f->releasing = true;
+	for (k = 0; k < f->n; k++) {
+		if (f->t[k].state == FT_STOPPED)
+			freeze_detach_one(&f->t[k]);
+	}
+	thawed = now_ns(CLOCK_MONOTONIC);
+
+	grace = thawed + FREEZE_GRACE_NS;
+	while (f->pending && now_ns(CLOCK_MONOTONIC) < grace) {
+		/* Errors do not matter here: whatever stops is let go. */
+		freeze_wait_stops(f, MIN(grace, now_ns(CLOCK_MONOTONIC) + 1000000));
+		for (k = 0; k < f->n; k++) {
+			if (f->t[k].state == FT_STOPPED)
+				freeze_detach_one(&f->t[k]);
+		}
+	}
+	while (freeze_reap_dead(f) && now_ns(CLOCK_MONOTONIC) < grace)
+		nanosleep(&(struct timespec){ 0, FREEZE_POLL_MAX_NS }, NULL);
+
+	if (f->pending || freeze_reap_dead(f)) {
+		pr_debug("%u thread(s) of %d never stopped; retiring the tracer to release them",
+			 f->pending, (int)f->pid);
+		tracer_retire();
+	}
+	return thawed;
+}
+
+/* ---- merge into the snapshot (target running again) ---- */
+
+static void frz_to_snapshot(struct frz_thread *ft, struct pss_thread *st)
+{
+	st->r = ft->r;			/* the xstate buffer moves to the snapshot */
+	ft->r.xstate = NULL;
+	st->have_regs = true;
+	if (ft->group_stop) {
+		st->stopped_before = true;
+		st->e.SuspendCount = 1;
+	}
+}
+
+/* Append a thread that was not in the list threads_collect made. */
+static int freeze_merge_new(struct freeze *f, struct frz_thread *ft, size_t *cap)
+{
+	struct pss_snapshot *s = f->s;
+	struct pss_thread *st;
+	int err;
+
+	if (pss_vec_grow(&s->threads, cap, s->nthreads + 1, sizeof(*s->threads)))
+		return -ENOMEM;
+	st = &s->threads[s->nthreads];
+	memset(st, 0, sizeof(*st));
+	err = threads_fill_one(s, f->taskfd, ft->tid, st);
+	if (err == -ENOENT || err == -ESRCH) {
+		/* Exited right after the thaw: keep what we know. */
+		st->tid = ft->tid;
+		st->e.ProcessId = (DWORD)s->pid;
+		st->e.ThreadId = (DWORD)ft->tid;
+		st->e.ExitStatus = STILL_ACTIVE;
+		st->sc.nr = -2;
+	} else if (err) {
+		return err;
+	}
+	frz_to_snapshot(ft, st);
+	s->nthreads++;
+	return 0;
+}
+
+/* Mark a listed thread that had vanished by the time of the stop. */
+static void freeze_mark_terminated(struct pss_thread *st, int status)
+{
+	st->e.Flags |= PSS_THREAD_FLAGS_TERMINATED;
+	st->have_regs = false;
+	st->e.ExitStatus = status >= 0 && WIFEXITED(status) ? (DWORD)WEXITSTATUS(status) : 0;
+}
+
+/*
+ * Move the captured registers into s->threads: by tid, confirming identity
+ * with the starttime (a tid can be reused between threads_collect and the
+ * stop), appending threads born since, marking threads that vanished.
+ */
+static int freeze_merge(struct freeze *f)
+{
+	struct pss_snapshot *s = f->s;
+	size_t k, n0 = s->nthreads, cap = s->nthreads;
+	bool *matched;
+	int err = 0;
+
+	matched = pss_calloc(n0 ? n0 : 1, sizeof(*matched));
+	if (!matched)
+		return -ENOMEM;
+	for (k = 0; k < f->n && !err; k++) {
+		struct frz_thread *ft = &f->t[k];
+		uint64_t start;
+
+		if (!ft->have_regs)
+			continue;
+		if (ft->sidx >= 0) {
+			struct pss_thread *st = &s->threads[ft->sidx];
+
+			if (threads_read_starttime(f->taskfd, ft->tid, &start) ||
+			    ticks_to_ns(start) == st->start_ns) {
+				frz_to_snapshot(ft, st);
+				matched[ft->sidx] = true;
+				continue;
+			}
+			/* Same tid, another thread: the listed one is gone. */
+		}
+		err = freeze_merge_new(f, ft, &cap);
+	}
+	for (k = 0; k < n0 && !err; k++) {
+		if (!matched[k]) {
+			struct frz_thread *ft = frz_find(f, s->threads[k].tid);
+
+			freeze_mark_terminated(&s->threads[k], ft ? ft->exit_status : -1);
+		}
+	}
+	pss_free(matched);
+	return err;
+}
+
+/*
+ * Stop every thread of s->pid, read its registers into s->threads and let
+ * it go exactly as it was.  Runs on the tracer thread.  On failure every
+ * thread is released and s is untouched.  *ret_pause_ns (success only) is
+ * the time from the first PTRACE_SEIZE to the last PTRACE_DETACH.
+ */
+int freeze_capture_regs(struct pss_snapshot *s, const struct freeze_opts *o, uint64_t *ret_pause_ns)
+{
+	struct freeze f = { .taskfd = -1 };
+	unsigned timeout = o->timeout_ms ? o->timeout_ms : FREEZE_DEFAULT_TIMEOUT_MS;
+	uint64_t t0, t1;
+	int err;
+
+	err = freeze_prepare(&f, s, o->want_xstate);
+	if (err)
+		return err;
+
+	t0 = now_ns(CLOCK_MONOTONIC);
+	f.deadline = t0 + (uint64_t)timeout * 1000000ull;
+	err = freeze_stop_all(&f);
+	if (!err)
+		fault_point("before-detach");
+	/* The next issue injects the clone here, between read and release. */
+	t1 = freeze_release(&f);
+	if (err)
+		goto out_free;
+
+	if (o->pidfd >= 0 && !pidfd_alive(o->pidfd)) {
+		err = -ESRCH;			/* the whole process died under us */
+		goto out_free;
+	}
+	err = freeze_merge(&f);
+	if (!err)
+		*ret_pause_ns = t1 - t0;
+out_free:
+	frz_release_table(&f);
+	close(f.taskfd);
+	return err;
+}
