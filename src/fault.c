@@ -64,7 +64,9 @@ void fault_point(const char *step)
 	if (!spec || !fault_lookup(spec, step, act, sizeof(act)))
 		return;
 	if (!strcmp(act, "sigkill-self"))
-		kill(getpid(), SIGKILL);
+		kill(tracer_host_pid(), SIGKILL);	/* the process that called the API */
+	else if (!strcmp(act, "sigkill-tracer"))
+		kill(getpid(), SIGKILL);		/* whoever runs this step */
 	else if (!strcmp(act, "pause"))
 		fault_pause();
 }

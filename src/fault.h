@@ -11,7 +11,10 @@
  *   after-interrupt  every thread of the first scan has been sent PTRACE_INTERRUPT
  *   before-detach    every register set is read; nothing released yet
  * Actions:
- *   sigkill-self     SIGKILL our own process (the target must survive)
+ *   sigkill-self     SIGKILL the process that called the API (the tracer
+ *                    finishes the stop: the target must not notice)
+ *   sigkill-tracer   SIGKILL the tracer process itself, in the middle of
+ *                    its work
  *   pause            block until the file named by PSS_FAULT_RELEASE exists
  *                    (polled every 10 ms, at most 30 s)
  *

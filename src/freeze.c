@@ -2,7 +2,7 @@
 /*
  * The stop: seize and interrupt every thread of the target, read each
  * thread's registers, repair the EINTR some calls would see, release every
- * thread exactly as it was.  Runs on the tracer thread (tracer.c), which
+ * thread exactly as it was.  Runs in the tracer (tracer.c), which
  * owns the ptrace relationships and has every signal blocked.
  *
  *   prepare   (target running)  table from s->threads, buffers allocated
@@ -32,7 +32,7 @@
  *   the one SEIZE arms on a stopped task) are cleared at detach.
  * - PTRACE_DETACH needs a stopped tracee.  A thread that never reaches its
  *   stop (vfork parent, uninterruptible sleep) can only be released by the
- *   tracer thread's exit: see tracer_retire().
+ *   tracer's exit: see tracer_retire().
  * - A traced thread that dies stays a zombie until its tracer reaps it, so
  *   dead threads are reaped here with waitpid.
  */
@@ -631,7 +631,7 @@ static unsigned freeze_reap_dead(struct freeze *f)
  * tight loop (that ends the pause).  On error paths some may still be
  * pending: give them a short grace to reach their stop and detach them as
  * they do.  Whatever is left (a thread that will not stop, a corpse not yet
- * reported) is released by retiring the tracer thread.  Returns the
+ * reported) is released by retiring the tracer.  Returns the
  * CLOCK_MONOTONIC time the last stopped thread was let go.
  */
 static uint64_t freeze_release(struct freeze *f)
@@ -761,7 +761,7 @@ static int freeze_merge(struct freeze *f)
 
 /*
  * Stop every thread of s->pid, read its registers into s->threads and let
- * it go exactly as it was.  Runs on the tracer thread.  On failure every
+ * it go exactly as it was.  Runs in the tracer.  On failure every
  * thread is released and s is untouched.  *ret_pause_ns (success only) is
  * the time from the first PTRACE_SEIZE to the last PTRACE_DETACH.
  */

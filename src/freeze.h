@@ -9,8 +9,8 @@
 
 #include "snapshot.h"
 
-/* tracer.c: called by a job on the tracer thread that leaves a tracee it
- * cannot detach (interrupt sent, stop never reached): the thread exits after
+/* tracer.c: called by a job in the tracer that leaves a tracee it
+ * cannot detach (interrupt sent, stop never reached): the tracer exits after
  * the job, which makes the kernel detach every tracee and cancel pending
  * traps; the next tracer_run starts a new tracer. */
 void tracer_retire(void);

@@ -47,6 +47,11 @@ bool alloc_set_vm(bool vm);	/* returns the previous mode */
  * at least n elements.  Returns 0 or -ENOMEM; *p is untouched on failure. */
 int pss_vec_grow(void *pp, size_t *cap, size_t n, size_t elem);
 
+/* tracer.c: true in the tracer process (which must never call the host's
+ * log callback nor take its locks); the pid of the process using libpss. */
+bool tracer_is_self(void);
+pid_t tracer_host_pid(void);
+
 /* ---- log.c ---- */
 void pss_log(enum pss_linux_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

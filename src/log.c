@@ -25,7 +25,8 @@ void pss_log(enum pss_linux_log_level level, const char *fmt, ...)
 	va_list ap;
 	int saved = errno;
 
-	if (!fn || level > log_max)
+	/* The tracer never calls into the host: it may be frozen or dead. */
+	if (!fn || level > log_max || tracer_is_self())
 		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
