@@ -154,10 +154,13 @@ static void handle_detail(const struct pss_linux_handle_info *li, const PSS_HAND
 {
 	buf[0] = '\0';
 	if (!strcmp(li->type_name, "Socket") && li->sock_local && *li->sock_local)
-		snprintf(buf, cap, "%s%s%s%s", li->sock_local,
-			 li->sock_remote && *li->sock_remote ? " -> " : "",
-			 li->sock_remote ? li->sock_remote : "",
-			 li->sock_state == 10 ? " (listen)" : "");
+	{
+		bool listen = li->sock_state == 10;	/* TCP_LISTEN */
+		bool remote = !listen && li->sock_remote && *li->sock_remote;
+
+		snprintf(buf, cap, "%s%s%s%s", li->sock_local, remote ? " -> " : "",
+			 remote ? li->sock_remote : "", listen ? " (listen)" : "");
+	}
 	else if (e->ObjectType == PSS_OBJECT_TYPE_EVENT || e->ObjectType == PSS_OBJECT_TYPE_SEMAPHORE)
 		snprintf(buf, cap, "count %llu%s", li->eventfd_count,
 			 li->eventfd_semaphore ? " (semaphore)" : "");

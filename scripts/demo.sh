@@ -10,10 +10,10 @@ trap 'kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$out"' EXI
 "$target" 600 >"$out/target.out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
-	grep -q ready "$out/target.out" 2>/dev/null && break
+	grep -q "demo-target: pid" "$out/target.out" 2>/dev/null && break
 	sleep 0.05
 done
-grep -q ready "$out/target.out" || { echo "demo: the demo target did not start" >&2; exit 1; }
+grep -q "demo-target: pid" "$out/target.out" || { echo "demo: the demo target did not start" >&2; exit 1; }
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 echo "Demo target: pid $pid (4 threads, files, sockets, an eventfd)"
