@@ -13,6 +13,7 @@
  *   5. the target must still be the process the handle named (pidfd).
  */
 #include "snapshot.h"
+#include "inject.h"
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -74,10 +75,6 @@ static DWORD capture_check_args(DWORD flags, DWORD ctx_flags, const struct pss_l
 		capture_error_set(-EOPNOTSUPP, "Intel Processor Trace capture is not supported");
 		return ERROR_NOT_SUPPORTED;
 	}
-	if (flags & PSS_CAPTURE_VA_CLONE) {
-		capture_error_set(-EOPNOTSUPP, "the VA clone is not available in this build");
-		return ERROR_NOT_SUPPORTED;
-	}
 	return ERROR_SUCCESS;
 }
 
@@ -122,11 +119,25 @@ struct freeze_job {
 	uint64_t pause_ns;
 };
 
+/* In the tracer: the stop, and with a clone, its settling and (on failure)
+ * its end, so no clone outlives a failed capture. */
 static int freeze_job_run(void *arg)
 {
 	struct freeze_job *j = arg;
+	struct clone_req *req = j->opts.clone;
+	int err;
 
-	return freeze_capture_regs(j->s, &j->opts, &j->pause_ns);
+	err = freeze_capture_regs(j->s, &j->opts, &j->pause_ns);
+	if (req && req->clone_pid > 0) {
+		if (err) {
+			clone_destroy(j->s->pid, req->clone_pid, req->clone_pid, req->gadget);
+			req->clone_pid = 0;
+		} else {
+			clone_settle(j->s->pid, req->clone_pid, req->clone_pid, req->gadget,
+				     req->stack);
+		}
+	}
+	return err;
 }
 
 /* Phase timing for PSS_CREATE_MEASURE_PERFORMANCE. */
@@ -146,36 +157,71 @@ static void phase_end(const struct phase *p, UINT64 *ret_cycles, UINT64 *ret_us)
 	*ret_us += (now_ns(CLOCK_MONOTONIC) - p->ns) / 1000;
 }
 
-static int capture_threads(struct pss_snapshot *s, const struct capture_args *a, int procfd)
+/* The stop, for thread contexts and the VA clone alike. */
+static int capture_stop(struct pss_snapshot *s, const struct capture_args *a, int procfd)
 {
 	struct freeze_job job = { .s = s };
+	bool want_clone = a->flags & PSS_CAPTURE_VA_CLONE;
+	struct clone_req req;
 	int err;
 
-	err = threads_collect(s, procfd);
-	if (err)
-		return err;
-	s->have_threads = true;
-	if (!a->context_flags)
-		return 0;
 	if (s->li.tracer_pid) {
 		capture_error_set(-EBUSY, "pid %d is already traced by pid %d (a debugger or "
 				  "tracer): detach it first", s->pid, s->li.tracer_pid);
 		return -EBUSY;
 	}
-	if (a->self) {
-		capture_error_set(-EOPNOTSUPP, "thread contexts of the calling process itself need "
-				  "the helper process of the VA clone, not in this build");
-		return -EOPNOTSUPP;
+	if (want_clone) {
+		err = vaclone_prepare(s, procfd, &req);
+		if (err)
+			return err;
+		job.opts.clone = &req;
 	}
 	job.opts.timeout_ms = a->timeout_ms;
 	job.opts.want_xstate = (a->context_flags & CONTEXT_XSTATE) == CONTEXT_XSTATE;
 	job.opts.pidfd = a->pidfd;
 	err = tracer_run(freeze_job_run, &job);
+	if (!err && want_clone)
+		err = vaclone_finish(s, &req);
+	if (want_clone) {
+		s->perf.VaCloneWallClockPeriod = req.clone_ns / 1000;
+		vaclone_release_req(&req);
+	}
 	if (err)
 		return err;
 	s->li.pause_ns = job.pause_ns;
 	s->context_flags = a->context_flags;
-	return threads_build_contexts(s);
+	return a->context_flags ? threads_build_contexts(s) : 0;
+}
+
+static int capture_threads(struct pss_snapshot *s, const struct capture_args *a, int procfd)
+{
+	int err;
+
+	err = threads_collect(s, procfd);
+	if (err)
+		return err;
+	if (!a->context_flags && !(a->flags & PSS_CAPTURE_VA_CLONE))
+		return 0;
+	return capture_stop(s, a, procfd);
+}
+
+/* VA space from the clone's own /proc files: its map is the target's at the
+ * instant of the stop. */
+static int capture_vaspace(struct pss_snapshot *s, const struct capture_args *a, int procfd)
+{
+	bool section = a->flags & PSS_CAPTURE_VA_SPACE_SECTION_INFORMATION;
+	char path[40];
+	int fd, err;
+
+	if (s->clone_pid <= 0)
+		return vaspace_collect(s, procfd, section);
+	snprintf(path, sizeof(path), "/proc/%d", (int)s->clone_pid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = vaspace_collect(s, fd, section);
+	close(fd);
+	return err;
 }
 
 static int capture_run(struct pss_snapshot *s, const struct capture_args *a)
@@ -206,12 +252,14 @@ static int capture_run(struct pss_snapshot *s, const struct capture_args *a)
 	err = procinfo_collect(s, procfd);
 	if (err)
 		goto out;
-	if (a->flags & PSS_CAPTURE_THREADS) {
+	if (a->flags & (PSS_CAPTURE_THREADS | PSS_CAPTURE_VA_CLONE)) {
 		phase_start(&ph);
 		err = capture_threads(s, a, procfd);
 		phase_end(&ph, &pc->ThreadsCycleCount, &pc->ThreadsWallClockPeriod);
 		if (err)
 			goto out;
+		/* Threads were needed for the clone; report them only if asked. */
+		s->have_threads = a->flags & PSS_CAPTURE_THREADS;
 	}
 	if (a->flags & PSS_CAPTURE_HANDLES) {
 		phase_start(&ph);
@@ -225,7 +273,7 @@ static int capture_run(struct pss_snapshot *s, const struct capture_args *a)
 		s->have_handle_trace = true;	/* tracing is never enabled on Linux: empty */
 	if (a->flags & PSS_CAPTURE_VA_SPACE) {
 		phase_start(&ph);
-		err = vaspace_collect(s, procfd, a->flags & PSS_CAPTURE_VA_SPACE_SECTION_INFORMATION);
+		err = capture_vaspace(s, a, procfd);
 		phase_end(&ph, &pc->VaSpaceCycleCount, &pc->VaSpaceWallClockPeriod);
 		if (err)
 			goto out;

@@ -40,8 +40,10 @@
 #include "snapshot.h"
 #include "freeze.h"
 #include "fault.h"
+#include "inject.h"
 #include <elf.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/ptrace.h>
@@ -759,6 +761,303 @@ static int freeze_merge(struct freeze *f)
 	return err;
 }
 
+/* ---- the VA clone, inside the stop ---- */
+
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+#ifndef PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG
+#define PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG 0x4211
+#endif
+#define INJECT_TIMEOUT_NS (5000ull * 1000 * 1000)	/* a clone of a huge target */
+
+/* Calls that run with a temporary signal mask: injecting into them would
+ * turn the temporary mask into the thread's real one (PTRACE_SETSIGMASK
+ * clears TIF_RESTORE_SIGMASK). */
+static bool temp_mask_syscall(long nr)
+{
+	return nr == SYS_ppoll || nr == SYS_pselect6 || nr == SYS_rt_sigsuspend ||
+	       nr == SYS_epoll_pwait || nr == 441 /* epoll_pwait2 */;
+}
+
+/* The registers a thread resumes with: raw, but with our EINTR repair. */
+static void frz_live_regs(const struct frz_thread *t, struct user_regs_struct *r)
+{
+	*r = t->r.regs;
+	if (t->eintr_fixed)
+		r->rax = (unsigned long long)-ERESTARTNOHAND;
+}
+
+/* A thread running user code is safe to inject into unless it is inside an
+ * rseq critical section (its rseq_cs is set): the kernel would clear that
+ * when the thread returns to user space at our gadget. */
+static bool rseq_idle(pid_t pid, pid_t tid)
+{
+	struct {
+		uint64_t rseq_abi_pointer;
+		uint32_t rseq_abi_size, signature, flags, pad;
+	} conf;
+	uint64_t cs = 1;
+	char path[40];
+	int fd;
+
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, (void *)sizeof(conf), &conf) <= 0)
+		return errno == EIO || errno == EINVAL;	/* kernel without it: no rseq */
+	if (!conf.rseq_abi_pointer)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (pread(fd, &cs, sizeof(cs), (off_t)(conf.rseq_abi_pointer + 8)) != sizeof(cs))
+		cs = 1;
+	close(fd);
+	return cs == 0;
+}
+
+static bool sud_off(pid_t tid)
+{
+	struct {
+		uint64_t mode, selector, offset, len;
+	} sud;
+
+	if (ptrace(PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG, tid, (void *)sizeof(sud), &sud))
+		return true;		/* before Linux 6.4: assume off */
+	return sud.mode == 0;
+}
+
+/* How good a thread is for the injection: 3 blocked in a restartable call,
+ * 2 the same in a group stop, 1 running user code outside rseq, 0 never. */
+static int frz_inject_rank(const struct freeze *f, const struct frz_thread *t)
+{
+	const struct pss_thread *st = t->sidx >= 0 ? &f->s->threads[t->sidx] : NULL;
+	struct user_regs_struct r;
+
+	if (t->state != FT_STOPPED || !t->have_regs || t->sig_stop)
+		return 0;
+	if (st && !strncmp(st->comm, "iou-", 4))
+		return 0;		/* io_uring workers have no user context */
+	frz_live_regs(t, &r);
+	if (inject_restartable(&r) && !temp_mask_syscall((long)r.orig_rax))
+		return t->group_stop ? 2 : 3;
+	if ((long)r.orig_rax < 0 && !t->group_stop && rseq_idle(f->pid, t->tid))
+		return 1;
+	return 0;
+}
+
+static struct frz_thread *freeze_pick_injector(struct freeze *f)
+{
+	struct frz_thread *best = NULL;
+	int best_rank = 0, rank;
+	size_t k;
+
+	for (k = 0; k < f->n; k++) {
+		rank = frz_inject_rank(f, &f->t[k]);
+		if (rank > best_rank) {
+			best = &f->t[k];
+			best_rank = rank;
+			if (rank == 3)
+				break;
+		}
+	}
+	return best;
+}
+
+/* Copy the auxiliary pages (ranges the clone will not hold) while stopped. */
+static void freeze_copy_aux(struct freeze *f, struct clone_req *req)
+{
+	char path[40];
+	size_t i;
+	int fd;
+
+	if (!req->naux)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)f->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (i = 0; i < req->naux; i++) {
+		struct pss_auxpage *a = &req->aux[i];
+
+		if (!a->block)
+			continue;
+		if (pread(fd, a->block, a->block_len, (off_t)(uintptr_t)a->e.Address) !=
+		    (ssize_t)a->block_len)
+			memset(a->block, 0, a->block_len);
+	}
+	close(fd);
+}
+
+/* Inject the clone (and the reaping of earlier clones' corpses) into one
+ * stopped thread, and give that thread back exactly as it was. */
+static int freeze_make_clone(struct freeze *f, struct clone_req *req)
+{
+	static const uint64_t clone_args[6] = { CLONE_FILES | CLONE_FS, 0, 0, 0, 0, 0 };
+	struct frz_thread *t = freeze_pick_injector(f);
+	struct inject ij = { .gadget = req->gadget, .want_clone = true };
+	struct user_regs_struct live;
+	uint64_t t0;
+	long ret;
+	size_t i;
+	int err, err2;
+
+	if (!t) {
+		capture_error_set(-EAGAIN, "no thread of pid %d can safely run the clone syscall "
+				  "(all are running rseq code, io_uring workers or handling signals)",
+				  (int)f->pid);
+		return -EAGAIN;
+	}
+	if (!sud_off(t->tid)) {
+		capture_error_set(-EOPNOTSUPP, "thread %d uses syscall user dispatch (Wine?): an "
+				  "injected syscall would raise SIGSYS", (int)t->tid);
+		return -EOPNOTSUPP;
+	}
+	ij.tid = t->tid;
+	ij.suspend_seccomp = req->suspend_seccomp;
+	ij.deadline = now_ns(CLOCK_MONOTONIC) + INJECT_TIMEOUT_NS;
+	freeze_copy_aux(f, req);
+	frz_live_regs(t, &live);
+	req->stack = live.rsp;
+	err = inject_begin(&ij);
+	if (err) {
+		if (err == -EPERM && ij.suspend_seccomp)
+			capture_error_set(-EOPNOTSUPP, "pid %d uses seccomp: suspending it for the "
+					  "clone needs CAP_SYS_ADMIN", (int)f->pid);
+		return err == -EPERM ? -EOPNOTSUPP : err;
+	}
+	for (i = 0; i < req->nzombies; i++) {
+		static const uint64_t wnohang_wall = 0x40000000 | 1;	/* __WALL|WNOHANG */
+		uint64_t a[6] = { (uint64_t)req->zombies[i], 0, wnohang_wall, 0, 0, 0 };
+
+		ij.want_clone = false;
+		err = inject_syscall(&ij, &live, SYS_wait4, a, &ret, NULL);
+		if (err)
+			goto out_end;
+	}
+	ij.want_clone = true;
+	t0 = now_ns(CLOCK_MONOTONIC);
+	err = inject_syscall(&ij, &live, SYS_clone, clone_args, &ret, &req->clone_pid);
+	req->clone_ns = now_ns(CLOCK_MONOTONIC) - t0;
+	if (!err && ret < 0) {
+		err = (int)ret;
+		capture_error_set(err, "clone() failed in pid %d: %s", (int)f->pid, strerror((int)-ret));
+	}
+out_end:
+	err2 = inject_end(&ij, &live, t->r.sigmask);
+	req->stop_sig = ij.stop_sig;
+	if (!err)
+		err = err2;
+	if (err && ij.child > 0)
+		req->clone_pid = ij.child;	/* the caller destroys it */
+	return err;
+}
+
+/* task_dir_scan callback: remember up to a few threads blocked in a call
+ * we could inject into, from their /proc syscall line (no stop needed). */
+struct reap_scan {
+	int taskfd;
+	pid_t cand[8];
+	size_t n;
+};
+
+static int reap_scan_cb(pid_t tid, void *arg)
+{
+	struct reap_scan *rs = arg;
+	struct proc_syscall sc;
+	char path[32], *buf;
+	size_t len;
+
+	if (rs->n == ARRAY_SIZE(rs->cand))
+		return 0;
+	snprintf(path, sizeof(path), "%d/syscall", (int)tid);
+	if (read_fileat(rs->taskfd, path, &buf, &len))
+		return 0;
+	if (!proc_syscall_parse(buf, len, &sc) && sc.nr >= 0 && !temp_mask_syscall((long)sc.nr))
+		rs->cand[rs->n++] = tid;
+	pss_free(buf);
+	return 0;
+}
+
+/* Try to reap @zombies through thread @tid: stop it alone, inject, release.
+ * -EAGAIN if the thread turned out unsuitable (it is released untouched). */
+static int reap_through(struct freeze *f, pid_t tid, const pid_t *zombies, size_t n,
+			uint64_t gadget)
+{
+	struct inject ij = { .tid = tid, .gadget = gadget };
+	struct user_regs_struct live;
+	struct frz_thread *t;
+	long ret;
+	size_t i;
+	int err = 0;
+
+	t = frz_add(f, tid, -1);
+	if (!t)
+		return -ENOMEM;
+	if (ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACEEXEC))
+		return -errno;
+	t->state = FT_PENDING;
+	f->pending = 1;
+	f->nseized = 1;
+	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
+	err = freeze_wait_stops(f, now_ns(CLOCK_MONOTONIC) + 500 * 1000 * 1000ull);
+	if (!err && frz_inject_rank(f, t) < 2)
+		err = -EAGAIN;
+	if (!err) {
+		frz_live_regs(t, &live);
+		ij.deadline = now_ns(CLOCK_MONOTONIC) + INJECT_TIMEOUT_NS;
+		err = inject_begin(&ij);
+		for (i = 0; !err && i < n; i++) {
+			uint64_t a[6] = { (uint64_t)zombies[i], 0, 0x40000000 | 1, 0, 0, 0 };
+
+			err = inject_syscall(&ij, &live, SYS_wait4, a, &ret, NULL);
+		}
+		inject_end(&ij, &live, t->r.sigmask);
+	}
+	freeze_release(f);
+	if (ij.stop_sig)
+		kill(f->pid, ij.stop_sig);
+	return err;
+}
+
+/*
+ * Reap corpses of our clones, which the kernel gave back to the target (their
+ * real parent), by injecting wait4(pid, NULL, __WALL|WNOHANG, NULL) into one
+ * thread of the target that is blocked in a restartable call: a stop of one
+ * thread for about a millisecond.  Best effort: a target with no such
+ * thread keeps the zombie until a later capture reaps it.
+ */
+int freeze_reap_zombies(pid_t pid, const pid_t *zombies, size_t n, uint64_t gadget)
+{
+	struct freeze f = { .pid = pid, .taskfd = -1 };
+	struct reap_scan rs = { 0 };
+	char path[40];
+	size_t k;
+	int err = -EAGAIN;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	f.taskfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f.taskfd < 0)
+		return -ESRCH;
+	rs.taskfd = f.taskfd;
+	task_dir_scan(f.taskfd, reap_scan_cb, &rs);
+	for (k = 0; k < rs.n && err == -EAGAIN; k++) {
+		f.t = pss_calloc(4, sizeof(*f.t));
+		f.cap = 4;
+		if (!f.t || frz_rehash(&f, 16)) {
+			err = -ENOMEM;
+			frz_release_table(&f);
+			break;
+		}
+		f.n = 0;
+		f.pending = 0;
+		f.releasing = false;
+		err = reap_through(&f, rs.cand[k], zombies, n, gadget);
+		frz_release_table(&f);
+	}
+	close(f.taskfd);
+	return err;
+}
+
 /*
  * Stop every thread of s->pid, read its registers into s->threads and let
  * it go exactly as it was.  Runs in the tracer.  On failure every
@@ -779,10 +1078,15 @@ int freeze_capture_regs(struct pss_snapshot *s, const struct freeze_opts *o, uin
 	t0 = now_ns(CLOCK_MONOTONIC);
 	f.deadline = t0 + (uint64_t)timeout * 1000000ull;
 	err = freeze_stop_all(&f);
+	if (!err && o->clone)
+		err = freeze_make_clone(&f, o->clone);
 	if (!err)
 		fault_point("before-detach");
-	/* The next issue injects the clone here, between read and release. */
 	t1 = freeze_release(&f);
+	/* A stop signal that arrived during the injection was suppressed: it
+	 * takes effect now, as if it had come a moment later. */
+	if (o->clone && o->clone->stop_sig)
+		kill(f.pid, o->clone->stop_sig);
 	if (err)
 		goto out_free;
 

@@ -203,9 +203,9 @@ static void aux_free(struct pss_snapshot *s)
 
 	for (i = 0; i < s->naux; i++) {
 		/* Copies of target memory: wipe them, they may hold secrets. */
-		if (s->aux[i].data)
-			explicit_bzero(s->aux[i].data, s->aux[i].e.PageSize);
-		pss_free(s->aux[i].data);
+		if (s->aux[i].block)
+			explicit_bzero(s->aux[i].block, s->aux[i].block_len);
+		pss_free(s->aux[i].block);
 	}
 	pss_free(s->aux);
 }
@@ -219,6 +219,8 @@ void snapshot_free(struct pss_snapshot *s)
 	regions_free(s);
 	handles_free(s);
 	aux_free(s);
+	if (s->clone_pid > 0)
+		clone_free(s);
 	if (s->clone_pidfd >= 0)
 		close(s->clone_pidfd);
 	pss_free(s->exe);

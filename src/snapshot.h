@@ -39,6 +39,7 @@ struct pss_thread {
 	char state;			/* from task stat before any stop */
 	struct proc_syscall sc;		/* nr -2 when unknown */
 	uint64_t sig_blk, sig_pnd, sig_shd;
+	int seccomp;			/* Seccomp: of its status (0 off, 1 strict, 2 filter) */
 	int nice;
 	unsigned policy, rt_priority, processor;
 	uint64_t utime_ns, stime_ns, start_ns;
@@ -69,7 +70,9 @@ struct pss_handle {
 
 struct pss_auxpage {
 	PSS_AUXILIARY_PAGE_ENTRY e;	/* PageContents points to data */
-	void *data;
+	void *data;			/* this page's bytes, inside some entry's block */
+	void *block;			/* owned: the copy of a whole range (first page only) */
+	size_t block_len;
 };
 
 /*
@@ -109,7 +112,9 @@ struct pss_snapshot {
 	bool have_aux;
 
 	int clone_pidfd;		/* -1 without a VA clone */
-	pid_t clone_pid;
+	pid_t clone_pid;		/* in our pid namespace (0: none) */
+	pid_t clone_tns;		/* the same in the target's namespace */
+	uint64_t gadget;		/* the syscall instruction used, for free */
 
 	PSS_PERFORMANCE_COUNTERS perf;
 	bool have_perf;
@@ -140,6 +145,8 @@ struct pss_snapshot *snapshot_get(HPSS h, int *ret_clone_fd);
 /* Unregister and free a descriptor: -EBADF if it is not live. */
 int desc_destroy(HPSS h);
 int desc_duplicate(HPSS h, bool close_source, HPSS *ret);
+/* clone.c: kill and reap the VA clone of s, leaving no zombie (in the tracer). */
+void clone_free(struct pss_snapshot *s);
 
 /* Walk markers share the registry (walk.c). */
 bool registry_add(const void *p, uint32_t kind);
@@ -169,16 +176,25 @@ int threads_build_contexts(struct pss_snapshot *s);
  * repair the EINTR of the syscalls that would return it, and release every
  * thread exactly as it was.  Returns 0 or -errno with s untouched by
  * partial state except threads' r. */
+struct clone_req;
 struct freeze_opts {
 	unsigned timeout_ms;
 	bool want_xstate;
 	int pidfd;			/* the target, to confirm identity */
+	struct clone_req *clone;	/* inject the VA clone inside the stop (inject.h) */
 };
 int freeze_capture_regs(struct pss_snapshot *s, const struct freeze_opts *o, uint64_t *ret_pause_ns);
 
 /* tracer.c: the one thread that owns every ptrace relationship.  Runs fn(arg)
  * there and returns its result. */
 int tracer_run(int (*fn)(void *arg), void *arg);
+
+/* vaclone.c: the VA clone's preparation before the stop (refusals, the
+ * syscall gadget, corpses to reap, auxiliary page buffers) and its hand-over
+ * to the snapshot after it. */
+int vaclone_prepare(struct pss_snapshot *s, int procfd, struct clone_req *req);
+int vaclone_finish(struct pss_snapshot *s, struct clone_req *req);
+void vaclone_release_req(struct clone_req *req);
 
 /* vaspace.c: regions from /proc/PID/maps + smaps (gaps as MEM_FREE); with
  * section information, file names and ELF image data. */

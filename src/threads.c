@@ -69,32 +69,16 @@ int task_dir_scan(int taskfd, int (*cb)(pid_t tid, void *arg), void *arg)
 	}
 }
 
-/* The NT priority level of a thread (table at the top of the file). */
+/* The NT priority level of a thread: the one table of procinfo.c.
+ * SCHED_DEADLINE threads run before everything: the top level. */
 static int nt_priority(int nice, unsigned policy, unsigned rt_priority)
 {
 	int level;
 
-	switch (policy) {
-	case SCHED_FIFO:
-	case SCHED_RR:
-		level = 16 + (int)(MIN(rt_priority, 99u) * 15 / 99);
-		return MIN(level, 31);
-	case SCHED_DEADLINE:
+	if (policy == SCHED_DEADLINE)
 		return 31;
-	case SCHED_IDLE:
-		return 4;
-	default:
-		break;
-	}
-	if (nice >= 15)
-		return 4;
-	if (nice >= 5)
-		return 6;
-	if (nice >= -4)
-		return 8;
-	if (nice >= -14)
-		return 10;
-	return 13;
+	priority_from_sched(nice, policy, rt_priority, NULL, &level);
+	return level;
 }
 
 static int read_task_file(int taskfd, pid_t tid, const char *name, char **buf, size_t *len)
@@ -171,6 +155,7 @@ static int fill_from_status(int taskfd, pid_t tid, struct pss_thread *t)
 		t->sig_blk = st.sig_blk;
 		t->sig_pnd = st.sig_pnd;
 		t->sig_shd = st.shd_pnd;
+		t->seccomp = st.seccomp;
 	}
 	pss_free(buf);
 	return 0;

@@ -44,6 +44,7 @@
 #include "internal.h"
 #include "snapshot.h"
 #include "freeze.h"
+#include "inject.h"
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -134,8 +135,11 @@ static int tracer_main(void *unused)
 		seq = __atomic_load_n(&slot_seq, __ATOMIC_ACQUIRE);
 		job = __atomic_exchange_n(&slot, NULL, __ATOMIC_ACQ_REL);
 		if (!job) {
-			if (getppid() != host_pid)
-				break;	/* the host is gone: nobody will ask again */
+			if (getppid() != host_pid) {
+				/* The host is gone: nobody will free its clones. */
+				clones_destroy_all();
+				break;
+			}
 			futex(&slot_seq, FUTEX_WAIT_PRIVATE, seq, &idle);
 			continue;
 		}
