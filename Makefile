@@ -131,10 +131,11 @@ $(BUILD)/tests/targets/%: tests/targets/%.c $(wildcard tests/targets/*.h)
 	$(call msg,CC,$@)
 	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -mavx2 $< -o $@ -lpthread
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libpss.a $(TESTLIB_OBJS)
+# Unit tests see the library's internals (-Isrc, the static library).
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libpss.a
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) $< $(TESTLIB_OBJS) $(BUILD)/libpss.a -lcmocka -lpthread -o $@
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(BUILD)/libpss.a -lcmocka -lpthread -o $@
 
 # Live tests are clients of the shared library and its version script.
 $(BUILD)/tests/live/%: tests/live/%.c $(BUILD)/libpss.so $(TESTLIB_OBJS)
@@ -174,6 +175,8 @@ check: deps
 
 demo: deps all $(BUILD)/tests/targets/demo-target
 	$(Q)scripts/demo.sh $(BUILD)
+
+-include bench/bench.mk
 
 # ---- install ----
 MAN1 := $(wildcard docs/man/*.1)

@@ -183,3 +183,24 @@ void clone_free(struct pss_snapshot *s)
 			 (int)s->clone_pid, (int)s->pid);
 	s->clone_pid = 0;
 }
+
+PSS_API DWORD pss_linux_release_clone(HPSS snapshot)
+{
+	struct pss_snapshot *s = snapshot_get(snapshot, NULL);
+	struct pss_snapshot tmp;
+	pid_t clone;
+
+	if (!s)
+		return ERROR_INVALID_HANDLE;
+	/* One caller wins the clone; duplicates of the descriptor share it. */
+	clone = __atomic_exchange_n(&s->clone_pid, 0, __ATOMIC_ACQ_REL);
+	if (clone <= 0) {
+		snapshot_release(s);
+		return ERROR_NOT_FOUND;
+	}
+	tmp = *s;
+	tmp.clone_pid = clone;
+	clone_free(&tmp);
+	snapshot_release(s);
+	return ERROR_SUCCESS;
+}

@@ -13,6 +13,14 @@
  *   - PSS_CAPTURE_NONE, THREADS, HANDLES and VA_SPACE read /proc and never
  *     stop the target; THREAD_CONTEXT stops every thread for the moment it
  *     takes to read their registers (ptrace seize + interrupt, then detach);
+ *   - PSS_CAPTURE_VA_CLONE adds, inside that same stop, a copy-on-write clone
+ *     of the address space: a clone() injected into one target thread, which
+ *     never runs and is read through VaCloneHandle (a pidfd) while the target
+ *     runs on.  The pause is close to the target's own fork() time.  With the
+ *     clone, VA_SPACE is the clone's map: the target's at the instant of the
+ *     stop.  HANDLES is read from the target just after the stop (the clone
+ *     shares the target's fd table, so it holds no file open that the target
+ *     closes);
  *   - times are FILETIME (100 ns units, since 1601 for absolute times);
  *     performance wall-clock periods are microseconds (PSS_PERF_RESOLUTION);
  *   - a snapshot is immutable once captured: query and walk it from any
@@ -378,10 +386,13 @@ typedef struct {
  * reserved or unknown bits, bad @ThreadContextFlags); ERROR_INVALID_HANDLE
  * (not a process handle, or the process is gone or is a zombie);
  * ERROR_ACCESS_DENIED (ptrace or /proc access refused, the target is already
- * traced, a kernel thread); ERROR_NOT_SUPPORTED (PSS_CAPTURE_IPT_TRACE, or a
- * VA clone where it cannot be made); ERROR_NOT_ENOUGH_MEMORY; ERROR_TIMEOUT
- * (a thread did not stop in time, e.g. a vfork parent).  Safe to call from
- * any thread.
+ * traced, a kernel thread); ERROR_NOT_SUPPORTED (PSS_CAPTURE_IPT_TRACE; a VA
+ * clone of a vfork child, of a seccomp target without CAP_SYS_ADMIN, or with
+ * syscall user dispatch on); ERROR_NO_SYSTEM_RESOURCES (no thread can safely
+ * run the clone syscall, threads keep appearing, the pids limit refused the
+ * clone); ERROR_NOT_ENOUGH_MEMORY; ERROR_TIMEOUT (a thread did not stop in
+ * time, e.g. a vfork parent).  After a failure the target runs on exactly as
+ * before.  Safe to call from any thread, also on the calling process itself.
  */
 PSS_API DWORD PssCaptureSnapshot(HANDLE ProcessHandle, PSS_CAPTURE_FLAGS CaptureFlags,
 				 DWORD ThreadContextFlags, HPSS *SnapshotHandle);
@@ -390,6 +401,10 @@ PSS_API DWORD PssCaptureSnapshot(HANDLE ProcessHandle, PSS_CAPTURE_FLAGS Capture
  * PssFreeSnapshot() - free a snapshot and everything it owns.
  * @ProcessHandle:  the process the descriptor lives in: GetCurrentProcess()
  *                  (a handle to the calling process itself is accepted too).
+ * With the last descriptor of a snapshot its VA clone is killed and reaped,
+ * and the corpse the kernel hands back to the target (its parent) is reaped
+ * by a wait4 injected into one target thread (a stop of that thread of about
+ * a millisecond): no process or zombie is left.
  * Return: ERROR_SUCCESS; ERROR_INVALID_HANDLE for NULL, unknown or already
  * freed snapshots; ERROR_NOT_SUPPORTED for another process.  Walk markers
  * stay allocated; walking a freed snapshot gives ERROR_INVALID_HANDLE.

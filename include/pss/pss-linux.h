@@ -242,6 +242,47 @@ struct pss_linux_region_info {
  */
 PSS_API DWORD pss_linux_query_region(HPSS snapshot, unsigned index, struct pss_linux_region_info *ret);
 
+/* ---- ELF cores ---- */
+
+/** Options of pss_linux_write_core(); zero means the default. */
+struct pss_linux_core_options {
+	size_t sz;		/* sizeof(struct pss_linux_core_options) */
+	unsigned flags;		/* PSS_LINUX_CORE_* */
+	/* Called now and then from the writing thread with bytes written so far
+	 * and the total; a non-zero return stops the write (ERROR_CANCELLED is
+	 * not Win32 PSS: the call then returns ERROR_GEN_FAILURE). */
+	int (*progress)(void *ctx, unsigned long long done, unsigned long long total);
+	void *progress_ctx;
+};
+
+/* Dump every mapping, ignoring coredump_filter and MADV_DONTDUMP (gcore -a). */
+#define PSS_LINUX_CORE_ALL 0x1u
+
+/**
+ * pss_linux_write_core() - write an ELF core of the snapshot to @fd.
+ * The snapshot must hold a VA clone (PSS_CAPTURE_VA_CLONE): memory is read
+ * from the clone (and auxiliary pages), registers are those the threads had
+ * at the stop.  The layout is the kernel's (ET_CORE, PT_NOTE then one PT_LOAD
+ * per mapping, PN_XNUM past 65535): gdb, lldb, eu-stack and readelf read it.
+ * @fd is written sequentially from its current offset (a pipe works); holes
+ * are written as zeros on pipes and skipped with lseek on files.
+ * Return: ERROR_SUCCESS; ERROR_INVALID_HANDLE; ERROR_INVALID_PARAMETER;
+ * ERROR_NOT_FOUND (no VA clone, or no threads); ERROR_PARTIAL_COPY (some pages
+ * could not be read: written as zeros); ERROR_NOT_ENOUGH_MEMORY;
+ * ERROR_GEN_FAILURE (a write failed: errno in pss_linux_last_capture_error).
+ */
+PSS_API DWORD pss_linux_write_core(HPSS snapshot, int fd, const struct pss_linux_core_options *opts);
+
+/**
+ * pss_linux_release_clone() - end the snapshot's VA clone now (kill and reap
+ * it, leaving no zombie), keeping everything else of the snapshot.  Frees
+ * the copy-on-write memory the clone pins as soon as its memory is no
+ * longer needed (e.g. right after pss_linux_write_core).  Later memory
+ * reads through VaCloneHandle fail.
+ * Return: ERROR_SUCCESS; ERROR_INVALID_HANDLE; ERROR_NOT_FOUND (no clone).
+ */
+PSS_API DWORD pss_linux_release_clone(HPSS snapshot);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,8 +20,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-/* What PSS_CAPTURE_VA_CLONE answers until the clone exists (a later issue). */
-#define VA_CLONE_RESULT ERROR_NOT_SUPPORTED
 
 /* Proves (row 65): NULL, random and freed snapshot handles are
  * ERROR_INVALID_HANDLE for every function, and nothing crashes. */
@@ -184,19 +182,25 @@ TEST(bad_capture_flags_never_touch_target)
 	CloseHandle(h);
 }
 
-/* Proves: PSS_CAPTURE_VA_CLONE is refused for now (the clone comes in a
- * later issue) without touching the target. */
-TEST(va_clone_not_yet)
+/* Proves: a VA clone capture leaves the target untraced, and NOT_FOUND
+ * answers the clone query of a snapshot taken without one. */
+TEST(va_clone_query)
 {
+	PSS_VA_CLONE_INFORMATION vi;
 	struct target t;
-	HPSS s = (HPSS)0x1;
+	HPSS s = NULL;
 
 	start_victim(&t);
-	CHECK_ERR(capture_pid(t.pid, PSS_CAPTURE_VA_CLONE | PSS_CAPTURE_THREADS, 0, &s), VA_CLONE_RESULT);
-	if (VA_CLONE_RESULT != ERROR_SUCCESS)
-		CHECK(s == NULL, "SnapshotHandle set after a failure");
-	else if (s)
-		free_snap(s);
+	REQUIRE_OK(capture_pid(t.pid, PSS_CAPTURE_THREADS, 0, &s));
+	CHECK_ERR(PssQuerySnapshot(s, PSS_QUERY_VA_CLONE_INFORMATION, &vi, sizeof(vi)),
+		  ERROR_NOT_FOUND);
+	free_snap(s);
+	s = NULL;
+	REQUIRE_OK(capture_pid(t.pid, PSS_CAPTURE_VA_CLONE | PSS_CAPTURE_THREADS, 0, &s));
+	CHECK_ERR(PssQuerySnapshot(s, PSS_QUERY_VA_CLONE_INFORMATION, &vi, sizeof(vi)),
+		  ERROR_SUCCESS);
+	CHECK(GetProcessId(vi.VaCloneHandle) > 0, "VaCloneHandle is not a process handle");
+	free_snap(s);
 	CHECK_EQ_INT(proc_tracer_pid(t.pid), 0);
 	CHECK(no_thread_traced(t.pid), "target traced after VA_CLONE");
 }
