@@ -31,6 +31,7 @@ static void usage(FILE *f)
 		"  threads   threads with state, syscall and CPU times (-r: registers)\n"
 		"  handles   file descriptors with type, name and type-specific detail\n"
 		"  vmmap     the address space, like pmap -X, with PSS types and protections\n"
+		"  stacks    symbolized backtraces of every thread, unwound from the snapshot\n"
 		"\n"
 		"Options:\n"
 		"  -r, --regs           threads: capture and print registers (stops the target briefly)\n"
@@ -93,6 +94,8 @@ int main(int argc, char **argv)
 		cmd = cmd_handles;
 	else if (!strcmp(name, "vmmap"))
 		cmd = cmd_vmmap;
+	else if (!strcmp(name, "stacks"))
+		cmd = cmd_stacks;
 	if (!cmd) {
 		fprintf(stderr, "pss: unknown command '%s' (see pss --help)\n", name);
 		return EXIT_USAGE;

@@ -37,5 +37,6 @@ int cmd_info(pid_t pid, const struct cli_opts *o);
 int cmd_threads(pid_t pid, const struct cli_opts *o);
 int cmd_handles(pid_t pid, const struct cli_opts *o);
 int cmd_vmmap(pid_t pid, const struct cli_opts *o);
+int cmd_stacks(pid_t pid, const struct cli_opts *o);
 
 #endif

@@ -32,6 +32,10 @@ PSS_API const char *pss_linux_error_message(DWORD code)
 
 static __thread char last_msg[512];
 static __thread int last_errno;
+/* The tracer is a process of its own running on another thread's TLS:
+ * its explanations go here, and tracer_run() hands them to its caller. */
+static char tracer_msg[512];
+static int tracer_errno;
 
 void capture_error_clear(void)
 {
@@ -43,14 +47,31 @@ void capture_error_clear(void)
  * The first explanation wins: it is the closest to the cause. */
 void capture_error_set(int err, const char *fmt, ...)
 {
+	bool tracer = tracer_is_self();
+	char *msg = tracer ? tracer_msg : last_msg;
 	va_list ap;
 
-	if (last_msg[0])
+	if (msg[0])
 		return;
-	last_errno = err < 0 ? -err : err;
+	if (tracer)
+		tracer_errno = err < 0 ? -err : err;
+	else
+		last_errno = err < 0 ? -err : err;
 	va_start(ap, fmt);
-	vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
+	vsnprintf(msg, sizeof(last_msg), fmt, ap);
 	va_end(ap);
+}
+
+/* After a tracer job: take over what the tracer explained. */
+void capture_error_adopt(void)
+{
+	if (!tracer_msg[0])
+		return;
+	if (!last_msg[0]) {
+		memcpy(last_msg, tracer_msg, sizeof(last_msg));
+		last_errno = tracer_errno;
+	}
+	tracer_msg[0] = '\0';
 }
 
 PSS_API const char *pss_linux_last_capture_error(int *ret_errno)

@@ -826,20 +826,35 @@ static bool sud_off(pid_t tid)
 	return sud.mode == 0;
 }
 
-/* How good a thread is for the injection: 3 blocked in a restartable call,
- * 2 the same in a group stop, 1 running user code outside rseq, 0 never. */
+/*
+ * How good a thread is for the injection (0: never).  Best: blocked in a
+ * call the kernel restarts by itself (it is not in an rseq critical section
+ * and no user computation is disturbed).  Less good: the same inside a
+ * group stop, or in a call with a temporary signal mask (ppoll, pselect,
+ * sigsuspend, epoll_pwait): PTRACE_GETSIGMASK gave the thread's real mask
+ * and PTRACE_SETSIGMASK clears TIF_RESTORE_SIGMASK, which is consistent
+ * only because the call restarts from scratch and installs its temporary
+ * mask again.  Last: running user code outside rseq.
+ */
 static int frz_inject_rank(const struct freeze *f, const struct frz_thread *t)
 {
-	const struct pss_thread *st = t->sidx >= 0 ? &f->s->threads[t->sidx] : NULL;
+	const struct pss_thread *st = t->sidx >= 0 && f->s ? &f->s->threads[t->sidx] : NULL;
 	struct user_regs_struct r;
+	int rank;
 
 	if (t->state != FT_STOPPED || !t->have_regs || t->sig_stop)
 		return 0;
 	if (st && !strncmp(st->comm, "iou-", 4))
 		return 0;		/* io_uring workers have no user context */
 	frz_live_regs(t, &r);
-	if (inject_restartable(&r) && !temp_mask_syscall((long)r.orig_rax))
-		return t->group_stop ? 2 : 3;
+	if (inject_restartable(&r)) {
+		rank = 4;
+		if (t->group_stop)
+			rank--;
+		if (temp_mask_syscall((long)r.orig_rax))
+			rank--;
+		return rank;
+	}
 	if ((long)r.orig_rax < 0 && !t->group_stop && rseq_idle(f->pid, t->tid))
 		return 1;
 	return 0;
@@ -856,7 +871,7 @@ static struct frz_thread *freeze_pick_injector(struct freeze *f)
 		if (rank > best_rank) {
 			best = &f->t[k];
 			best_rank = rank;
-			if (rank == 3)
+			if (rank == 4)
 				break;
 		}
 	}
@@ -902,8 +917,9 @@ static int freeze_make_clone(struct freeze *f, struct clone_req *req)
 	int err, err2;
 
 	if (!t) {
-		capture_error_set(-EAGAIN, "no thread of pid %d can safely run the clone syscall "
-				  "(all are running rseq code, io_uring workers or handling signals)",
+		capture_error_set(-EAGAIN, "no thread of pid %d can safely run the clone syscall: "
+				  "each is in an rseq critical section, an io_uring worker, having "
+				  "a signal delivered, or in a syscall that does not restart",
 				  (int)f->pid);
 		return -EAGAIN;
 	}
@@ -972,7 +988,7 @@ static int reap_scan_cb(pid_t tid, void *arg)
 	snprintf(path, sizeof(path), "%d/syscall", (int)tid);
 	if (read_fileat(rs->taskfd, path, &buf, &len))
 		return 0;
-	if (!proc_syscall_parse(buf, len, &sc) && sc.nr >= 0 && !temp_mask_syscall((long)sc.nr))
+	if (!proc_syscall_parse(buf, len, &sc) && sc.nr >= 0)
 		rs->cand[rs->n++] = tid;
 	pss_free(buf);
 	return 0;
@@ -1001,7 +1017,7 @@ static int reap_through(struct freeze *f, pid_t tid, const pid_t *zombies, size_
 	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
 	err = freeze_wait_stops(f, now_ns(CLOCK_MONOTONIC) + 500 * 1000 * 1000ull);
 	if (!err && frz_inject_rank(f, t) < 2)
-		err = -EAGAIN;
+		err = -EAGAIN;		/* only threads blocked in a restartable call */
 	if (!err) {
 		frz_live_regs(t, &live);
 		ij.deadline = now_ns(CLOCK_MONOTONIC) + INJECT_TIMEOUT_NS;

@@ -294,6 +294,7 @@ int tracer_run(int (*fn)(void *arg), void *arg)
 	}
 	if (job.retire)
 		tracer_wait_retired();
+	capture_error_adopt();
 	err = job.ret;
 out:
 	pthread_mutex_unlock(&submit_lock);
