@@ -184,6 +184,7 @@ static int capture_stop(struct pss_snapshot *s, const struct capture_args *a, in
 		err = vaclone_finish(s, &req);
 	if (want_clone) {
 		s->perf.VaCloneWallClockPeriod = req.clone_ns / 1000;
+		s->perf.VaCloneCycleCount = req.clone_cycles;
 		vaclone_release_req(&req);
 	}
 	if (err)
@@ -290,6 +291,11 @@ out:
 	close(procfd);
 	if (err == -ENOENT)
 		err = -ESRCH;	/* /proc entries vanish when the target exits */
+	if (err == -ESRCH)
+		capture_error_set(err, "pid %d exited during the capture", s->pid);
+	else if (err == -ECHILD)
+		capture_error_set(err, "pid %d called execve during the capture: the image to "
+				  "snapshot is gone; capture again", s->pid);
 	return err;
 }
 

@@ -62,10 +62,12 @@ static void live_del(pid_t clone)
 }
 
 /* Name the clone by running prctl(PR_SET_NAME) in it: it executes the
- * gadget's syscall instruction and nothing else. */
-static int clone_name(pid_t clone, uint64_t gadget, uint64_t stack)
+ * gadget's syscall instruction and nothing else.  Done inside the stop, so
+ * that even a corpse a dead tracer leaves behind carries the name. */
+int clone_name(pid_t clone, uint64_t gadget, uint64_t stack, bool suspend_seccomp)
 {
-	struct inject ij = { .tid = clone, .gadget = gadget, .keep_exitkill = true };
+	struct inject ij = { .tid = clone, .gadget = gadget, .keep_exitkill = true,
+			     .suspend_seccomp = suspend_seccomp };
 	struct user_regs_struct r;
 	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
 	char name[16] = CLONE_NAME;
@@ -109,10 +111,6 @@ static void write_oom_score_adj(pid_t pid)
 
 int clone_settle(pid_t target, pid_t clone, pid_t tns, uint64_t gadget, uint64_t stack)
 {
-	int err = clone_name(clone, gadget, stack);
-
-	if (err)
-		pr_debug("cannot name clone %d: %d", (int)clone, err);
 	write_oom_score_adj(clone);
 	live_add(target, clone, pid_in_own_ns(clone), gadget);
 	return 0;

@@ -770,6 +770,7 @@ static int freeze_merge(struct freeze *f)
 #define PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG 0x4211
 #endif
 #define INJECT_TIMEOUT_NS (5000ull * 1000 * 1000)	/* a clone of a huge target */
+#define REAP_BUSY_TRIES 100		/* x 2 ms: another capture of the target */
 
 /* Calls that run with a temporary signal mask: injecting into them would
  * turn the temporary mask into the thread's real one (PTRACE_SETSIGMASK
@@ -836,44 +837,51 @@ static bool sud_off(pid_t tid)
  * only because the call restarts from scratch and installs its temporary
  * mask again.  Last: running user code outside rseq.
  */
-static int frz_inject_rank(const struct freeze *f, const struct frz_thread *t)
+static int frz_inject_rank(const struct freeze *f, const struct frz_thread *t, bool check_rseq)
 {
 	const struct pss_thread *st = t->sidx >= 0 && f->s ? &f->s->threads[t->sidx] : NULL;
 	struct user_regs_struct r;
 	int rank;
 
-	if (t->state != FT_STOPPED || !t->have_regs || t->sig_stop)
+	/* A thread stopped to deliver a signal keeps it for PTRACE_DETACH,
+	 * except a stop signal, which we can raise again after the injection
+	 * (its sender is not observable). */
+	if (t->state != FT_STOPPED || !t->have_regs || (t->sig_stop && !is_stop_signal(t->sig)))
 		return 0;
 	if (st && !strncmp(st->comm, "iou-", 4))
 		return 0;		/* io_uring workers have no user context */
 	frz_live_regs(t, &r);
 	if (inject_restartable(&r)) {
 		rank = 4;
-		if (t->group_stop)
+		if (t->group_stop || t->sig_stop)
 			rank--;
 		if (temp_mask_syscall((long)r.orig_rax))
 			rank--;
 		return rank;
 	}
-	if ((long)r.orig_rax < 0 && !t->group_stop && rseq_idle(f->pid, t->tid))
+	if ((long)r.orig_rax < 0 && (!check_rseq || rseq_idle(f->pid, t->tid)))
 		return 1;
 	return 0;
 }
 
+/* The best host for the injection.  Threads in user space cost a read of
+ * their rseq area each: looked at only when no blocked thread will do. */
 static struct frz_thread *freeze_pick_injector(struct freeze *f)
 {
 	struct frz_thread *best = NULL;
-	int best_rank = 0, rank;
+	int best_rank = 1, rank;
 	size_t k;
 
-	for (k = 0; k < f->n; k++) {
-		rank = frz_inject_rank(f, &f->t[k]);
+	for (k = 0; k < f->n && best_rank < 4; k++) {
+		rank = frz_inject_rank(f, &f->t[k], false);
 		if (rank > best_rank) {
 			best = &f->t[k];
 			best_rank = rank;
-			if (rank == 4)
-				break;
 		}
+	}
+	for (k = 0; !best && k < f->n; k++) {
+		if (frz_inject_rank(f, &f->t[k], true) == 1)
+			best = &f->t[k];
 	}
 	return best;
 }
@@ -911,7 +919,7 @@ static int freeze_make_clone(struct freeze *f, struct clone_req *req)
 	struct frz_thread *t = freeze_pick_injector(f);
 	struct inject ij = { .gadget = req->gadget, .want_clone = true };
 	struct user_regs_struct live;
-	uint64_t t0;
+	uint64_t t0, c0;
 	long ret;
 	size_t i;
 	int err, err2;
@@ -930,6 +938,13 @@ static int freeze_make_clone(struct freeze *f, struct clone_req *req)
 	}
 	ij.tid = t->tid;
 	ij.suspend_seccomp = req->suspend_seccomp;
+	if (t->sig_stop) {
+		/* Our first resume discards the dequeued stop signal: it is
+		 * raised again after the release, as one that came a moment
+		 * later. */
+		t->sig_stop = false;
+		ij.stop_sig = t->sig;
+	}
 	ij.deadline = now_ns(CLOCK_MONOTONIC) + INJECT_TIMEOUT_NS;
 	freeze_copy_aux(f, req);
 	frz_live_regs(t, &live);
@@ -951,9 +966,12 @@ static int freeze_make_clone(struct freeze *f, struct clone_req *req)
 			goto out_end;
 	}
 	ij.want_clone = true;
+	ij.name_stack = live.rsp;
 	t0 = now_ns(CLOCK_MONOTONIC);
+	c0 = cycles_now();
 	err = inject_syscall(&ij, &live, SYS_clone, clone_args, &ret, &req->clone_pid);
 	req->clone_ns = now_ns(CLOCK_MONOTONIC) - t0;
+	req->clone_cycles = cycles_now() - c0;
 	if (!err && ret < 0) {
 		err = (int)ret;
 		capture_error_set(err, "clone() failed in pid %d: %s", (int)f->pid, strerror((int)-ret));
@@ -963,6 +981,7 @@ out_end:
 	req->stop_sig = ij.stop_sig;
 	if (!err)
 		err = err2;
+
 	if (err && ij.child > 0)
 		req->clone_pid = ij.child;	/* the caller destroys it */
 	return err;
@@ -988,8 +1007,13 @@ static int reap_scan_cb(pid_t tid, void *arg)
 	snprintf(path, sizeof(path), "%d/syscall", (int)tid);
 	if (read_fileat(rs->taskfd, path, &buf, &len))
 		return 0;
-	if (!proc_syscall_parse(buf, len, &sc) && sc.nr >= 0)
+	/* Threads blocked in a call first: they are the best hosts. */
+	if (!proc_syscall_parse(buf, len, &sc) && sc.nr >= 0 && rs->n) {
+		rs->cand[rs->n++] = rs->cand[0];
+		rs->cand[0] = tid;
+	} else {
 		rs->cand[rs->n++] = tid;
+	}
 	pss_free(buf);
 	return 0;
 }
@@ -1006,6 +1030,10 @@ static int reap_through(struct freeze *f, pid_t tid, const pid_t *zombies, size_
 	size_t i;
 	int err = 0;
 
+	/* An injected call under seccomp needs it suspended (CAP_SYS_ADMIN). */
+	ij.suspend_seccomp = task_seccomp_mode(tid) > 0;
+	if (ij.suspend_seccomp && !have_cap_sys_admin())
+		return -EAGAIN;
 	t = frz_add(f, tid, -1);
 	if (!t)
 		return -ENOMEM;
@@ -1016,10 +1044,14 @@ static int reap_through(struct freeze *f, pid_t tid, const pid_t *zombies, size_
 	f->nseized = 1;
 	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
 	err = freeze_wait_stops(f, now_ns(CLOCK_MONOTONIC) + 500 * 1000 * 1000ull);
-	if (!err && frz_inject_rank(f, t) < 2)
-		err = -EAGAIN;		/* only threads blocked in a restartable call */
+	if (!err && frz_inject_rank(f, t, true) < 1)
+		err = -EAGAIN;
 	if (!err) {
 		frz_live_regs(t, &live);
+		if (t->sig_stop) {
+			t->sig_stop = false;	/* raised again below, as in freeze_make_clone */
+			ij.stop_sig = t->sig;
+		}
 		ij.deadline = now_ns(CLOCK_MONOTONIC) + INJECT_TIMEOUT_NS;
 		err = inject_begin(&ij);
 		for (i = 0; !err && i < n; i++) {
@@ -1048,7 +1080,7 @@ int freeze_reap_zombies(pid_t pid, const pid_t *zombies, size_t n, uint64_t gadg
 	struct reap_scan rs = { 0 };
 	char path[40];
 	size_t k;
-	int err = -EAGAIN;
+	int err = -EAGAIN, tries;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	f.taskfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1056,7 +1088,7 @@ int freeze_reap_zombies(pid_t pid, const pid_t *zombies, size_t n, uint64_t gadg
 		return -ESRCH;
 	rs.taskfd = f.taskfd;
 	task_dir_scan(f.taskfd, reap_scan_cb, &rs);
-	for (k = 0; k < rs.n && err == -EAGAIN; k++) {
+	for (k = 0, tries = 0; k < rs.n && err == -EAGAIN; k++) {
 		f.t = pss_calloc(4, sizeof(*f.t));
 		f.cap = 4;
 		if (!f.t || frz_rehash(&f, 16)) {
@@ -1069,6 +1101,14 @@ int freeze_reap_zombies(pid_t pid, const pid_t *zombies, size_t n, uint64_t gadg
 		f.releasing = false;
 		err = reap_through(&f, rs.cand[k], zombies, n, gadget);
 		frz_release_table(&f);
+		/* Another capture holds the thread for a moment: wait for it. */
+		if (err == -EPERM && ++tries < REAP_BUSY_TRIES) {
+			nanosleep(&(struct timespec){ 0, 2 * 1000 * 1000 }, NULL);
+			k--;
+			err = -EAGAIN;
+		} else if (err == -EPERM) {
+			err = -EAGAIN;
+		}
 	}
 	close(f.taskfd);
 	return err;

@@ -14,9 +14,16 @@
  *                  PTRACE_SYSCALL to the entry stop, again to the exit stop
  *                  (for clone, through PTRACE_EVENT_CLONE: the child is
  *                  waited for at its first stop and gets PTRACE_O_EXITKILL)
- *   inject_end     the thread's registers with the kernel's restart rule
- *                  applied by hand (we end at a syscall-exit stop, where the
- *                  kernel would not apply it), its mask, its options
+ *   inject_end     the thread's own registers, raw, its mask, its options
+ *
+ * Raw, not with the restart rule applied by hand: the thread ends at a
+ * syscall-exit stop, and PTRACE_DETACH (__ptrace_unlink ->
+ * ptrace_signal_wake_up) always sets TIF_SIGPENDING, so on its way out the
+ * thread passes through arch_do_signal_or_restart() with these registers:
+ * with no signal the kernel restarts the call itself (-ERESTART* and
+ * orig_rax); with a signal whose handler runs it turns -ERESTARTNOHAND into
+ * EINTR as it would have without us; in a group stop it waits there with
+ * the registers it had.  A fix-up by hand would change all three.
  *
  * Why rsp = rbp = 0: the `syscall` instruction needs no stack, and a clone
  * starts with the registers its parent had at the call.  Should the tracer
@@ -43,7 +50,7 @@
 #ifndef PTRACE_O_SUSPEND_SECCOMP
 #define PTRACE_O_SUSPEND_SECCOMP (1 << 21)
 #endif
-#define ERESTARTSYS 512
+#define ERESTARTSYS 512		/* kernel-internal, include/linux/errno.h */
 #define ERESTARTNOINTR 513
 #define ERESTARTNOHAND 514
 #define ERESTART_RESTARTBLOCK 516
@@ -73,26 +80,6 @@ bool inject_restartable(const struct user_regs_struct *r)
 		return false;
 	return rax == -ERESTARTSYS || rax == -ERESTARTNOINTR || rax == -ERESTARTNOHAND ||
 	       rax == -ERESTART_RESTARTBLOCK;
-}
-
-void inject_restart_regs(const struct user_regs_struct *orig, struct user_regs_struct *ret)
-{
-	*ret = *orig;
-	if ((long)orig->orig_rax < 0)
-		return;
-	switch (-(long)orig->rax) {
-	case ERESTARTSYS:
-	case ERESTARTNOINTR:
-	case ERESTARTNOHAND:
-		/* arch_do_signal_or_restart() with no handler to run */
-		ret->rax = orig->orig_rax;
-		ret->rip -= 2;
-		break;
-	case ERESTART_RESTARTBLOCK:
-		ret->rax = SYS_restart_syscall;
-		ret->rip -= 2;
-		break;
-	}
 }
 
 /* Wait for the next stop of @tid before the deadline; 0, -ESRCH if it died,
@@ -184,6 +171,10 @@ static int inject_take_child(struct inject *ij, pid_t child)
 		return err;
 	if (ptrace(PTRACE_SETOPTIONS, child, 0, (void *)(long)PTRACE_O_EXITKILL))
 		return -errno;
+	/* Named before anything else can happen to it, so even a corpse that a
+	 * dead tracer leaves behind is recognised (and reaped) later. */
+	if (ij->name_stack && clone_name(child, ij->gadget, ij->name_stack, ij->suspend_seccomp))
+		pr_debug("clone %d keeps the target's name", (int)child);
 	return 0;
 }
 
@@ -239,12 +230,10 @@ int inject_syscall(struct inject *ij, const struct user_regs_struct *base, long 
 
 int inject_end(struct inject *ij, const struct user_regs_struct *orig, uint64_t sigmask)
 {
-	struct user_regs_struct r;
 	int err = 0;
 
 	if (ij->injected) {
-		inject_restart_regs(orig, &r);
-		err = setregs(ij->tid, &r);
+		err = setregs(ij->tid, orig);
 		ij->injected = false;
 	}
 	if (ptrace(PTRACE_SETSIGMASK, ij->tid, (void *)sizeof(sigmask), &sigmask) && !err)

@@ -56,7 +56,7 @@
 #include <unistd.h>
 
 #define TRACER_STACK_SIZE (8u << 20)
-#define TRACER_IDLE_NS 1000000000L	/* check for the host's death every second */
+#define TRACER_IDLE_NS 100000000L	/* check for the host's death 10 times a second */
 
 struct tracer_job {
 	int (*fn)(void *arg);

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <sys/syscall.h>
+#include <signal.h>
 #include <unistd.h>
 
 #define AUX_BUDGET (64ull << 20)	/* bytes of auxiliary pages per capture */
@@ -34,19 +35,30 @@ static bool shares_mm_with_parent(pid_t pid, pid_t ppid)
 static int find_gadget(struct pss_snapshot *s, int procfd, uint64_t *ret)
 {
 	unsigned char img[2 * PAGE];
-	char *buf;
+	char *buf, dir[40] = ".", path[56];
 	size_t len, i;
 	uint64_t vdso = 0;
 	ssize_t n;
-	int fd;
+	int fd, err;
 
-	if (read_fileat(procfd, "auxv", &buf, &len))
-		return -EPERM;
+	/* A leader that called pthread_exit is a zombie without memory: go
+	 * through a live thread (they all share the address space). */
+	for (i = 0; i < s->nthreads; i++) {
+		if (s->threads[i].state != 'Z' && s->threads[i].state != 'X') {
+			snprintf(dir, sizeof(dir), "task/%d", (int)s->threads[i].tid);
+			break;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/auxv", dir);
+	err = read_fileat(procfd, path, &buf, &len);
+	if (err)
+		return err == -ENOENT ? -ESRCH : -EPERM;
 	proc_auxv_get(buf, len, 33 /* AT_SYSINFO_EHDR */, &vdso);
 	pss_free(buf);
 	if (!vdso)
-		return -EOPNOTSUPP;
-	fd = openat(procfd, "mem", O_RDONLY | O_CLOEXEC);
+		return len ? -EOPNOTSUPP : -ESRCH;	/* an exiting task has no auxv */
+	snprintf(path, sizeof(path), "%s/mem", dir);
+	fd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	n = pread(fd, img, sizeof(img), (off_t)vdso);
@@ -208,6 +220,30 @@ static int find_aux(struct pss_snapshot *s, int procfd, struct clone_req *req)
 	return err == -ENOENT ? 0 : err;
 }
 
+/* The target exited (or is exiting: a zombie leader with no live thread). */
+static bool target_gone(int procfd)
+{
+	struct proc_status st;
+	struct proc_stat ps;
+	char *buf;
+	size_t len;
+	bool gone = true;
+
+	if (read_fileat(procfd, "stat", &buf, &len))
+		return true;
+	if (!proc_stat_parse(buf, len, &ps))
+		gone = ps.state == 'X' || (ps.state == 'Z' && ps.num_threads <= 1);
+	pss_free(buf);
+	if (gone || read_fileat(procfd, "status", &buf, &len))
+		return true;
+	/* In exit_group the address space goes (exit_mm) before the state
+	 * says so: the Vm lines of status vanish with it. */
+	if (!proc_status_parse(buf, len, &st))
+		gone = !st.have_vm;
+	pss_free(buf);
+	return gone;
+}
+
 void vaclone_release_req(struct clone_req *req)
 {
 	size_t i;
@@ -232,6 +268,8 @@ int vaclone_prepare(struct pss_snapshot *s, int procfd, struct clone_req *req)
 		return -EOPNOTSUPP;
 	}
 	err = find_gadget(s, procfd, &req->gadget);
+	if (err && target_gone(procfd))
+		return -ESRCH;
 	if (err) {
 		capture_error_set(err, "no syscall instruction found in the vDSO of pid %d",
 				  (int)s->pid);
@@ -240,6 +278,15 @@ int vaclone_prepare(struct pss_snapshot *s, int procfd, struct clone_req *req)
 	for (i = 0; i < s->nthreads; i++)
 		if (s->threads[i].seccomp > 0)
 			req->suspend_seccomp = true;
+	/* Refuse before touching the target: an injected clone would meet the
+	 * target's filter (kill, trap, errno) unless seccomp is suspended. */
+	if (req->suspend_seccomp && !have_cap_sys_admin()) {
+		capture_error_set(-EOPNOTSUPP, "pid %d runs under seccomp: a VA clone needs "
+				  "CAP_SYS_ADMIN to suspend it for the injected clone() "
+				  "(run as root, or capture without PSS_CAPTURE_VA_CLONE)",
+				  (int)s->pid);
+		return -EOPNOTSUPP;
+	}
 	err = find_zombies(s, req, &zcap);
 	if (!err)
 		err = find_aux(s, procfd, req);
@@ -265,4 +312,35 @@ int vaclone_finish(struct pss_snapshot *s, struct clone_req *req)
 		return fd;	/* snapshot_free still kills and reaps the clone */
 	s->clone_pidfd = fd;
 	return 0;
+}
+
+int task_seccomp_mode(pid_t tid)
+{
+	struct proc_status st;
+	char path[40], *buf;
+	size_t len;
+	int mode = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (read_file(path, &buf, &len))
+		return 0;
+	if (!proc_status_parse(buf, len, &st) && st.seccomp > 0)
+		mode = st.seccomp;
+	pss_free(buf);
+	return mode;
+}
+
+bool have_cap_sys_admin(void)
+{
+	struct proc_status st;
+	char *buf;
+	size_t len;
+	bool ret = false;
+
+	if (read_file("/proc/thread-self/status", &buf, &len))
+		return false;
+	if (!proc_status_parse(buf, len, &st))
+		ret = st.cap_eff & (1ull << 21);	/* CAP_SYS_ADMIN */
+	pss_free(buf);
+	return ret;
 }
