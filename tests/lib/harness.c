@@ -393,10 +393,35 @@ void start_victim(struct target *t)
 	victim_idle(t);
 }
 
+void start_victim_ppoll(struct target *t)
+{
+	static const char *const args[] = { "--ppoll", NULL };
+	int r = target_start(t, "victim", args);
+
+	REQUIRE(r == 0, "cannot start the victim: %s", strerror(-r));
+	t->idle_nr = SYS_ppoll;
+	victim_idle(t);
+}
+
 void victim_idle(struct target *t)
 {
-	/* after a reply the main thread goes back to read(0, ...) */
-	REQUIRE(wait_thread_syscall(t->pid, t->pid, 0, 5000) == 0, "victim %d not back in read()", t->pid);
+	pid_t tid = t->idle_tid > 0 ? t->idle_tid : t->pid;
+
+	/* after a reply the command thread goes back to read(0, ...) (or ppoll) */
+	REQUIRE(wait_thread_syscall(t->pid, tid, t->idle_nr, 5000) == 0,
+		"victim %d not back in syscall %ld", t->pid, t->idle_nr);
+}
+
+int target_send(struct target *t, const char *cmd)
+{
+	size_t n = strlen(cmd);
+	char buf[1024];
+
+	if (n + 2 > sizeof(buf))
+		return -E2BIG;
+	memcpy(buf, cmd, n);
+	buf[n++] = '\n';
+	return write(t->in_fd, buf, n) == (ssize_t)n ? 0 : -EPIPE;
 }
 
 int target_cmd(struct target *t, const char *cmd, char *reply, size_t len)
@@ -756,6 +781,135 @@ int watch_stop(struct watch *w, int *sweeps)
 	return bad;
 }
 
+long long task_stat_field(pid_t pid, int n)
+{
+	char path[64], buf[2048], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (n < 3 || read_text(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+		return LLONG_MIN;
+	p += 2;		/* field 3 */
+	for (int f = 3; f < n; f++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return LLONG_MIN;
+		p++;
+	}
+	if (n == 3)
+		return *p;
+	return strtoll(p, NULL, 10);
+}
+
+bool task_sp_pc(pid_t pid, pid_t tid, uint64_t *sp, uint64_t *pc)
+{
+	char path[96], buf[512];
+	unsigned long long v[9];
+	long nr;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid > 0 ? tid : pid);
+	if (read_text(path, buf, sizeof(buf)) <= 0 || !strncmp(buf, "running", 7))
+		return false;
+	nr = strtol(buf, NULL, 10);
+	/* "NR a1 .. a6 sp pc" in a syscall, "-1 sp pc" outside one */
+	n = sscanf(buf, "%*d %llx %llx %llx %llx %llx %llx %llx %llx", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]);
+	if (nr == -1 && n >= 2) {
+		*sp = v[0];
+		*pc = v[1];
+		return true;
+	}
+	if (n == 8) {
+		*sp = v[6];
+		*pc = v[7];
+		return true;
+	}
+	return false;
+}
+
+bool vdso_range(pid_t pid, uint64_t *lo, uint64_t *hi)
+{
+	char path[64], *buf, *line;
+	bool found = false;
+	size_t cap = 1 << 20;
+
+	buf = malloc(cap);
+	if (!buf)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	if (read_text(path, buf, cap) > 0) {
+		for (line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+			char *nl = strchr(line, '\n');
+			char *v = strstr(line, "[vdso]");
+
+			if (v && (!nl || v < nl)) {
+				unsigned long long a, b;
+
+				if (sscanf(line, "%llx-%llx", &a, &b) == 2) {
+					*lo = a;
+					*hi = b;
+					found = true;
+				}
+				break;
+			}
+		}
+	}
+	free(buf);
+	return found;
+}
+
+pid_t wait_pc_in_vdso(pid_t pid, int ms)
+{
+	uint64_t lo, hi, deadline = now_ns() + (uint64_t)ms * 1000000ull;
+
+	if (!vdso_range(pid, &lo, &hi))
+		return 0;
+	do {
+		pid_t tids[256];
+		int n = thread_ids(pid, tids, 256);
+
+		for (int i = 0; i < n && i < 256; i++) {
+			uint64_t sp, pc;
+
+			if (thread_state(pid, tids[i]) == 't' && task_sp_pc(pid, tids[i], &sp, &pc) &&
+			    pc >= lo && pc < hi)
+				return tids[i];
+		}
+		msleep(1);
+	} while (now_ns() < deadline);
+	return 0;
+}
+
+int clone_procs_under(pid_t parent, bool zombies)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		pid_t pid;
+		char comm[64];
+		long long st;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		pid = atoi(de->d_name);
+		if (task_comm(pid, pid, comm, sizeof(comm)) <= 0 || strcmp(comm, "pss-clone"))
+			continue;
+		if (parent > 0 && task_stat_field(pid, 4) != parent)
+			continue;
+		st = task_stat_field(pid, 3);
+		if (st == 'Z' && !zombies)
+			continue;
+		if (st != LLONG_MIN)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 /* ---- ptrace ---- */
 
 bool ptrace_permitted(char *why, size_t len)
@@ -830,6 +984,44 @@ HPSS capture_ok(pid_t pid, DWORD flags, DWORD ctx_flags)
 void free_snap(HPSS snap)
 {
 	CHECK_ERR(PssFreeSnapshot(GetCurrentProcess(), snap), ERROR_SUCCESS);
+}
+
+HANDLE query_va_clone(HPSS snap, pid_t *pid)
+{
+	PSS_VA_CLONE_INFORMATION ci = { 0 };
+
+	*pid = 0;
+	if (PssQuerySnapshot(snap, PSS_QUERY_VA_CLONE_INFORMATION, &ci, sizeof(ci)) != ERROR_SUCCESS)
+		return NULL;
+	if (ci.VaCloneHandle)
+		*pid = (pid_t)GetProcessId(ci.VaCloneHandle);
+	return ci.VaCloneHandle;
+}
+
+static char fault_release_path[64];
+
+void fault_arm(const char *spec)
+{
+	snprintf(fault_release_path, sizeof(fault_release_path), "/tmp/pss-release-%d", getpid());
+	unlink(fault_release_path);
+	setenv("PSS_FAULT_RELEASE", fault_release_path, 1);
+	setenv("PSS_FAULT", spec, 1);
+}
+
+void fault_release(void)
+{
+	int fd = open(fault_release_path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		close(fd);
+}
+
+void fault_disarm(void)
+{
+	unsetenv("PSS_FAULT");
+	unsetenv("PSS_FAULT_RELEASE");
+	if (fault_release_path[0])
+		unlink(fault_release_path);
 }
 
 uint64_t filetime_u64(FILETIME ft)

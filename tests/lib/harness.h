@@ -96,6 +96,8 @@ struct target {
 	int in_fd;		/* we write commands here (the target's stdin) */
 	int out_fd;		/* we read replies here (the target's stdout) */
 	bool reaped;
+	long idle_nr;		/* syscall of the idle command loop (0: read) */
+	pid_t idle_tid;		/* thread running the command loop (0: the leader) */
 };
 
 /* target_start() - run $PSS_TEST_TARGETS/@prog with @argv (extra arguments,
@@ -120,9 +122,15 @@ void target_kill(struct target *t);
 int target_wait(struct target *t, int timeout_ms);
 /* Look up "key=value" in a reply; return the value or @dflt. */
 long long reply_get(const char *reply, const char *key, long long dflt);
+/* target_send() - send one command line without waiting for a reply. */
+int target_send(struct target *t, const char *cmd);
 /* Start a victim and REQUIRE it to come up and wait for commands. */
 void start_victim(struct target *t);
-/* victim_idle() - wait until the victim's main thread sleeps in read(). */
+/* start_victim_ppoll() - as start_victim, but its command loop waits in
+ * ppoll() (a temporary-mask call the VA clone must not inject into). */
+void start_victim_ppoll(struct target *t);
+/* victim_idle() - wait until the victim's command thread sleeps in its
+ * idle syscall (read(), or ppoll() for start_victim_ppoll). */
 void victim_idle(struct target *t);
 
 /* ---- /proc helpers ---- */
@@ -156,6 +164,23 @@ struct watch *watch_start(pid_t pid);
 int watch_stop(struct watch *w, int *sweeps);
 int watch_sweeps(struct watch *w);
 
+/* task_stat_field() - field @n (numbered as in proc(5): 1 pid, 2 comm,
+ * 3 state, 4 ppid, ... 38 exit_signal) of /proc/PID/stat as a number;
+ * LLONG_MIN if unreadable.  Fields 1 and 2 are not numbers here. */
+long long task_stat_field(pid_t pid, int n);
+/* task_sp_pc() - the stack and instruction pointers of a blocked or stopped
+ * task from /proc/PID/task/TID/syscall.  Return: false if running/unreadable. */
+bool task_sp_pc(pid_t pid, pid_t tid, uint64_t *sp, uint64_t *pc);
+/* vdso_range() - the [vdso] mapping of @pid. */
+bool vdso_range(pid_t pid, uint64_t *lo, uint64_t *hi);
+/* wait_pc_in_vdso() - poll until a thread of @pid is stopped with its pc in
+ * its [vdso] (an injection through the vDSO's syscall instruction holds
+ * it there).  Return: that tid, or 0 after @ms. */
+pid_t wait_pc_in_vdso(pid_t pid, int ms);
+/* clone_procs_under() - processes named "pss-clone" whose parent is @parent
+ * (any parent if @parent <= 0); zombies counted only with @zombies. */
+int clone_procs_under(pid_t parent, bool zombies);
+
 /* ---- ptrace ---- */
 /* ptrace_permitted() - fork a child and try PTRACE_SEIZE on it; on refusal
  * fill @why with the reason (Yama scope, capability, seccomp). */
@@ -170,6 +195,14 @@ DWORD capture_pid(pid_t pid, DWORD flags, DWORD ctx_flags, HPSS *snap);
 /* capture_ok() - capture_pid that REQUIREs ERROR_SUCCESS. */
 HPSS capture_ok(pid_t pid, DWORD flags, DWORD ctx_flags);
 void free_snap(HPSS snap);		/* PssFreeSnapshot, CHECKed */
+/* query_va_clone() - the snapshot's VaCloneHandle (NULL if none) and its pid. */
+HANDLE query_va_clone(HPSS snap, pid_t *pid);
+
+/* ---- the library's test fault points (PSS_FAULT) ---- */
+/* fault_arm() - set PSS_FAULT=@spec and a fresh PSS_FAULT_RELEASE file. */
+void fault_arm(const char *spec);
+void fault_release(void);	/* create the release file: "pause" returns */
+void fault_disarm(void);	/* unset both, remove the file */
 /* FILETIME helpers: 100 ns units; unix_to_filetime(seconds since 1970 in ns). */
 uint64_t filetime_u64(FILETIME ft);
 uint64_t unix_ns_to_filetime(uint64_t ns);

@@ -16,6 +16,15 @@
  * them blocked); helper threads also block SIGUSR1 and SIGRTMIN+4 unless
  * they wait for them, so process-directed signals land on the main thread,
  * whose stdin read restarts (SA_RESTART) and counts any EINTR it sees.
+ *
+ * With the argument --ppoll the command loop waits for stdin in ppoll()
+ * (a temporary-mask call, which the VA clone injection must not use), so
+ * that a capture has to inject into one of the blocked helper threads.
+ *
+ * The VA clone tests add memory with known contents ("pat-alloc",
+ * "gen-alloc": see victim.h), a mapping toggler, kernel objects to close
+ * while a snapshot lives (pipe, listener, flock, epoll), an exec from a
+ * helper thread, a vfork pair, a ptraced child and a leader that exits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,7 +46,10 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <poll.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -74,7 +86,8 @@ static pid_t gettid_(void)
 
 /* ---- signals ---- */
 
-static atomic_long usr1_count, usr1_sum, rt4_count, rt4_sum, stdin_eintr;
+static atomic_long usr1_count, usr1_sum, rt4_count, rt4_sum, stdin_eintr, term_count, ppoll_eintr;
+static int main_ppoll;	/* --ppoll: wait for stdin in ppoll() */
 static __thread int tl_usr1;	/* SIGUSR1 handlers run on this thread */
 
 struct rt_rec {
@@ -88,6 +101,11 @@ static void on_usr1(int sig, siginfo_t *si, void *uc)
 	atomic_fetch_add(&usr1_count, 1);
 	atomic_fetch_add(&usr1_sum, si->si_value.sival_int);
 	tl_usr1++;
+}
+
+static void on_term(int sig, siginfo_t *si, void *uc)
+{
+	atomic_fetch_add(&term_count, 1);
 }
 
 static void on_rt4(int sig, siginfo_t *si, void *uc)
@@ -308,6 +326,64 @@ __asm__(
 
 static struct spin_ctl *spin_ctl;
 
+/*
+ * regs_read(ctl in %rdi): load rbx, rbp, r8, r10, r12-r15 and ymm0-15 with
+ * the pattern of ctl, make one raw read(ctl->fd, ctl->buf, 1), store its
+ * result and count a mismatch if any register but rax, rcx and r11 (which
+ * the syscall instruction defines) differs afterwards: the check of a
+ * thread that a capture injects into while it is blocked (row 9 for the
+ * injected thread).
+ */
+struct rr_ctl {
+	uint64_t gp[VP_NGP];
+	uint64_t vec[16][4];
+	uint64_t scratch[4];
+	uint64_t fd, buf, ret, mismatches, r8, r10;
+};
+_Static_assert(__builtin_offsetof(struct rr_ctl, fd) == 592, "layout");
+_Static_assert(__builtin_offsetof(struct rr_ctl, r10) == 632, "layout");
+
+void regs_read(struct rr_ctl *ctl);
+
+__asm__(
+	".text\n"
+	".globl regs_read\n"
+	".type regs_read, @function\n"
+	"regs_read:\n"
+	"	push %rbx\n push %rbp\n push %r12\n push %r13\n push %r14\n push %r15\n"
+	"	mov %rdi, %r9\n"
+	"	mov 0(%r9), %rbx\n mov 8(%r9), %rbp\n mov 16(%r9), %r12\n"
+	"	mov 24(%r9), %r13\n mov 32(%r9), %r14\n mov 40(%r9), %r15\n"
+	"	.irp k,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n"
+	"	vmovdqu 48+32*\\k(%r9), %ymm\\k\n"
+	"	.endr\n"
+	"	mov 624(%r9), %r8\n mov 632(%r9), %r10\n"
+	"	mov 592(%r9), %rdi\n mov 600(%r9), %rsi\n mov $1, %edx\n xor %eax, %eax\n"
+	"	syscall\n"
+	"	mov %rax, 608(%r9)\n"
+	"	cmp 0(%r9), %rbx\n jne 3f\n cmp 8(%r9), %rbp\n jne 3f\n"
+	"	cmp 16(%r9), %r12\n jne 3f\n cmp 24(%r9), %r13\n jne 3f\n"
+	"	cmp 32(%r9), %r14\n jne 3f\n cmp 40(%r9), %r15\n jne 3f\n"
+	"	cmp 624(%r9), %r8\n jne 3f\n cmp 632(%r9), %r10\n jne 3f\n"
+	"	cmp 592(%r9), %rdi\n jne 3f\n cmp 600(%r9), %rsi\n jne 3f\n"
+	"	cmp $1, %rdx\n jne 3f\n"
+	"	.irp k,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n"
+	"	vmovdqu %ymm\\k, 560(%r9)\n"
+	"	.irp q,0,1,2,3\n"
+	"	mov 560+8*\\q(%r9), %rax\n"
+	"	cmp 48+32*\\k+8*\\q(%r9), %rax\n"
+	"	jne 3f\n"
+	"	.endr\n"
+	"	.endr\n"
+	"	jmp 4f\n"
+	"3:\n"
+	"	incq 616(%r9)\n"
+	"4:\n"
+	"	vzeroupper\n"
+	"	pop %r15\n pop %r14\n pop %r13\n pop %r12\n pop %rbp\n pop %rbx\n"
+	"	ret\n"
+	".size regs_read, .-regs_read\n");
+
 static void *regs_thread(void *arg)
 {
 	regs_spin(arg);
@@ -344,7 +420,7 @@ static void cmd_regs(uint64_t seed)
 /* ---- blockers (fault matrix rows 1-7, 74) ---- */
 
 enum kind { K_READ, K_NANOSLEEP, K_POLL, K_FUTEX, K_EPOLL, K_SIGTIMEDWAIT, K_ACCEPT,
-	    K_WAIT4, K_PAUSE, K_SIGSUSPEND, K_PPOLL, K_PSELECT, K_NR };
+	    K_WAIT4, K_PAUSE, K_SIGSUSPEND, K_PPOLL, K_PSELECT, K_REGREAD, K_NR };
 
 static const struct {
 	const char *name;
@@ -362,6 +438,7 @@ static const struct {
 	[K_SIGSUSPEND] = { "sigsuspend", SYS_rt_sigsuspend },
 	[K_PPOLL] = { "ppoll", SYS_ppoll },
 	[K_PSELECT] = { "pselect", SYS_pselect6 },
+	[K_REGREAD] = { "regread", SYS_read },	/* read() with checked registers */
 };
 
 #define FUTEX_WAITERS 4
@@ -383,6 +460,7 @@ struct blocker {
 	/* futex */
 	pthread_t wth[FUTEX_WAITERS];
 	pid_t wtid[FUTEX_WAITERS];
+	struct rr_ctl *rr;
 };
 
 static struct blocker blockers[K_NR];
@@ -421,6 +499,16 @@ static void *blocker_thread(void *arg)
 	case K_READ:
 		b->ret = syscall(SYS_read, b->fd[0], &c, 1);
 		b->x[0] = c;
+		break;
+	case K_REGREAD:
+		regs_read(b->rr);
+		b->ret = (long)b->rr->ret;
+		if (b->ret < 0) {
+			errno = (int)-b->ret;
+			b->ret = -1;
+		}
+		b->x[0] = (long)b->rr->mismatches;
+		b->x[1] = *(char *)(uintptr_t)b->rr->buf;
 		break;
 	case K_NANOSLEEP:
 		/* clock_nanosleep returns the error number, not -1/errno */
@@ -525,6 +613,21 @@ static void cmd_block(const char *name, unsigned ms)
 		if (pipe(b->fd) < 0)
 			goto fail;
 		break;
+	case K_REGREAD:
+		if (pipe(b->fd) < 0)
+			goto fail;
+		b->rr = aligned_alloc(64, sizeof(*b->rr) + 64);
+		memset(b->rr, 0, sizeof(*b->rr));
+		for (int i = 0; i < VP_NGP; i++)
+			b->rr->gp[i] = vp_gp(0x77, i);
+		for (int r = 0; r < 16; r++)
+			for (int q = 0; q < 4; q++)
+				b->rr->vec[r][q] = vp_vec(0x77, r, q);
+		b->rr->fd = (uint64_t)b->fd[0];
+		b->rr->buf = (uint64_t)(uintptr_t)&b->x[1];
+		b->rr->r8 = 0x0808080808080808ull;
+		b->rr->r10 = 0x1010101010101010ull;
+		break;
 	case K_EPOLL:
 		b->fd[0] = epoll_create1(EPOLL_CLOEXEC);
 		if (b->fd[0] < 0)
@@ -619,6 +722,7 @@ static void cmd_result(const char *name)
 	b = &blockers[k];
 	switch (k) {
 	case K_READ:
+	case K_REGREAD:
 		if (write(b->fd[1], "x", 1) != 1)
 			goto fail;
 		break;
@@ -788,17 +892,25 @@ fail:
 /* ---- a stopped child of the victim (rows 16, 17) ---- */
 
 static pid_t stopped_child = -1;
+static int child_read_fd = -1;	/* "read": the child's threads block in read() */
 
 static void *child_idle(void *arg)
 {
-	for (;;)
-		pause();
+	char c;
+
+	for (;;) {
+		if (child_read_fd >= 0)
+			syscall(SYS_read, child_read_fd, &c, 1);
+		else
+			pause();
+	}
 	return NULL;
 }
 
 /* Fork a child with 3 threads, stop it with @sig (0: leave it running) and
- * see the stop (WNOWAIT: the notification stays pending for "waitchild"). */
-static void cmd_stopchild(int sig)
+ * see the stop (WNOWAIT: the notification stays pending for "waitchild").
+ * With @use_read its threads block in read() on a pipe, else in pause(). */
+static void cmd_stopchild(int sig, int use_read)
 {
 	siginfo_t si;
 	char path[64], st = 0;
@@ -817,6 +929,13 @@ static void cmd_stopchild(int sig)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(0);
 		close(1);
+		if (use_read) {
+			int q[2];
+
+			if (pipe(q) < 0)
+				_exit(1);
+			child_read_fd = q[0];	/* q[1] stays open: no EOF */
+		}
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGTSTP, SIG_DFL);
@@ -824,8 +943,7 @@ static void cmd_stopchild(int sig)
 		pthread_create(&th, NULL, child_idle, NULL);
 		if (write(p[1], "x", 1) != 1)
 			_exit(1);
-		for (;;)
-			pause();
+		child_idle(NULL);
 	}
 	close(p[1]);
 	if (stopped_child < 0 || read(p[0], &c, 1) != 1) {
@@ -883,6 +1001,366 @@ static void cmd_contchild(void)
 	reply("ret=%d pid=%d code=%d", r < 0 ? -errno : r, si.si_pid, si.si_code);
 }
 
+
+/* ---- memory with known contents (VA clone tests) ---- */
+
+/* pat-alloc BYTES SEED KIND: a mapping of KIND (private, shared, dontfork,
+ * wipeonfork) filled with vp_word(SEED). */
+static void cmd_pat_alloc(const char *arg)
+{
+	char kind[32] = "private";
+	unsigned long long len = 0, seed = 0;
+	int flags = MAP_ANONYMOUS, adv = -1;
+	uint64_t *p;
+
+	sscanf(arg, "%llu %llu %31s", &len, &seed, kind);
+	flags |= !strcmp(kind, "shared") ? MAP_SHARED : MAP_PRIVATE;
+	if (!strcmp(kind, "dontfork"))
+		adv = MADV_DONTFORK;
+	else if (!strcmp(kind, "wipeonfork"))
+		adv = MADV_WIPEONFORK;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED || (adv >= 0 && madvise(p, len, adv) < 0)) {
+		reply("error pat-alloc: %s", strerror(errno));
+		return;
+	}
+	for (uint64_t w = 0; w < len / 8; w++)
+		p[w] = vp_word(seed, w);
+	reply("addr=%p len=%llu", (void *)p, len);
+}
+
+/* pat-fill ADDR LEN SEED / pat-check ADDR LEN SEED */
+static void cmd_pat(const char *arg, int check)
+{
+	unsigned long long addr = 0, len = 0, seed = 0, bad = 0;
+	volatile uint64_t *p;
+
+	sscanf(arg, "%llx %llu %llu", &addr, &len, &seed);
+	p = (volatile uint64_t *)(uintptr_t)addr;
+	for (uint64_t w = 0; w < len / 8; w++) {
+		if (!check)
+			p[w] = vp_word(seed, w);
+		else if (p[w] != vp_word(seed, w))
+			bad++;
+	}
+	reply("mismatches=%llu", bad);
+}
+
+/* The generation buffer: a header page with the counter of complete
+ * generations, then n words rewritten in order by "gen-set" or, in a
+ * loop, by the writer thread of "gen-run". */
+static uint64_t *gen_hdr;
+static size_t gen_n;
+static atomic_int gen_stop;
+static pthread_t gen_th;
+static int gen_running;
+
+static void gen_fill(uint64_t g)
+{
+	volatile uint64_t *w = (volatile uint64_t *)((char *)gen_hdr + VP_GEN_HDR);
+
+	for (size_t i = 0; i < gen_n; i++)
+		w[i] = vp_gen_word(g, i);
+	__atomic_store_n(&gen_hdr[0], g, __ATOMIC_RELEASE);
+}
+
+static void *gen_thread(void *arg)
+{
+	while (!atomic_load(&gen_stop))
+		gen_fill(__atomic_load_n(&gen_hdr[0], __ATOMIC_RELAXED) + 1);
+	return NULL;
+}
+
+static void cmd_gen(const char *cmd, const char *arg)
+{
+	if (!strcmp(cmd, "gen-alloc")) {
+		size_t len = (size_t)strtoull(arg, NULL, 0);
+
+		gen_hdr = mmap(NULL, VP_GEN_HDR + len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (gen_hdr == MAP_FAILED) {
+			reply("error gen-alloc: %s", strerror(errno));
+			return;
+		}
+		gen_n = len / 8;
+		gen_fill(1);
+		reply("hdr=%p words=%p n=%zu gen=1", (void *)gen_hdr, (char *)gen_hdr + VP_GEN_HDR, gen_n);
+	} else if (!gen_hdr) {
+		reply("error no gen buffer");
+	} else if (!strcmp(cmd, "gen-set")) {
+		gen_fill(strtoull(arg, NULL, 0));
+		reply("gen=%llu", (unsigned long long)gen_hdr[0]);
+	} else if (!strcmp(cmd, "gen-run")) {
+		atomic_store(&gen_stop, 0);
+		reply("tid=%d", spawn(&gen_th, gen_thread, NULL, "gen-writer", 0));
+		gen_running = 1;
+	} else if (!strcmp(cmd, "gen-stop")) {
+		atomic_store(&gen_stop, 1);
+		if (gen_running)
+			pthread_join(gen_th, NULL);
+		gen_running = 0;
+		reply("gen=%llu", (unsigned long long)__atomic_load_n(&gen_hdr[0], __ATOMIC_ACQUIRE));
+	} else {
+		reply("gen=%llu", (unsigned long long)__atomic_load_n(&gen_hdr[0], __ATOMIC_ACQUIRE));
+	}
+}
+
+/* The mapping toggler: maps and unmaps one region at a fixed address in a
+ * loop; toggle_state says which, with a pause in each decided state. */
+static int toggle_state;
+static void *toggle_addr;
+static size_t toggle_len;
+static atomic_int toggle_stop;
+static atomic_long toggle_flips;
+static pthread_t toggle_th;
+
+static void toggle_dwell(void)
+{
+	for (volatile int i = 0; i < 20000; i++)
+		;
+}
+
+static void *toggle_thread(void *arg)
+{
+	while (!atomic_load(&toggle_stop)) {
+		void *p;
+
+		__atomic_store_n(&toggle_state, VP_TOGGLE_MAPPING, __ATOMIC_SEQ_CST);
+		p = mmap(toggle_addr, toggle_len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p != toggle_addr) {
+			if (p != MAP_FAILED)
+				munmap(p, toggle_len);
+			__atomic_store_n(&toggle_state, VP_TOGGLE_UNMAPPED, __ATOMIC_SEQ_CST);
+			continue;
+		}
+		__atomic_store_n(&toggle_state, VP_TOGGLE_MAPPED, __ATOMIC_SEQ_CST);
+		toggle_dwell();
+		__atomic_store_n(&toggle_state, VP_TOGGLE_UNMAPPING, __ATOMIC_SEQ_CST);
+		munmap(toggle_addr, toggle_len);
+		__atomic_store_n(&toggle_state, VP_TOGGLE_UNMAPPED, __ATOMIC_SEQ_CST);
+		atomic_fetch_add(&toggle_flips, 1);
+		toggle_dwell();
+	}
+	return NULL;
+}
+
+static void cmd_toggle(int start)
+{
+	if (!start) {
+		atomic_store(&toggle_stop, 1);
+		pthread_join(toggle_th, NULL);
+		reply("flips=%ld", atomic_load(&toggle_flips));
+		return;
+	}
+	toggle_len = 3 * 4096;
+	toggle_addr = mmap(NULL, toggle_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (toggle_addr == MAP_FAILED) {
+		reply("error toggle: %s", strerror(errno));
+		return;
+	}
+	munmap(toggle_addr, toggle_len);
+	atomic_store(&toggle_stop, 0);
+	spawn(&toggle_th, toggle_thread, NULL, "toggler", 0);
+	reply("state=%p addr=%p len=%zu", (void *)&toggle_state, toggle_addr, toggle_len);
+}
+
+/* ---- kernel objects to close while a snapshot lives (rows 42-45) ---- */
+
+static void cmd_objects(const char *cmd, const char *arg)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0x4545 };
+	int fd, fd2, port = 0, p[2];
+
+	if (!strcmp(cmd, "pipe")) {
+		if (pipe(p) < 0)
+			goto fail;
+		reply("r=%d w=%d", p[0], p[1]);
+	} else if (!strcmp(cmd, "listen")) {
+		fd = tcp_listener(&port);
+		if (fd < 0)
+			goto fail;
+		reply("fd=%d port=%d", fd, port);
+	} else if (!strcmp(cmd, "flock")) {
+		fd = open(arg, O_RDWR | O_CREAT, 0600);
+		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+			goto fail;
+		reply("fd=%d", fd);
+	} else if (!strcmp(cmd, "epoll-ready")) {
+		/* an eventfd that is always readable, in an epoll set */
+		fd = epoll_create1(0);
+		fd2 = eventfd(1, 0);
+		if (fd < 0 || fd2 < 0 || epoll_ctl(fd, EPOLL_CTL_ADD, fd2, &ev) < 0)
+			goto fail;
+		reply("ep=%d efd=%d", fd, fd2);
+	} else if (!strcmp(cmd, "epoll-check")) {
+		struct epoll_event out[4];
+		int n = epoll_wait(atoi(arg), out, 4, 0);
+
+		reply("n=%d data=%llu", n < 0 ? -errno : n, n > 0 ? (unsigned long long)out[0].data.u64 : 0);
+	} else {	/* close FD... */
+		const char *q = arg;
+		char *end;
+		int r = 0;
+
+		for (long v = strtol(q, &end, 10); end != q; q = end, v = strtol(q, &end, 10))
+			if (close((int)v) < 0)
+				r = -errno;
+		reply("ret=%d", r);
+	}
+	return;
+fail:
+	reply("error %s: %s", cmd, strerror(errno));
+}
+
+/* ---- exec from a helper thread (row 24) ---- */
+
+static int exec_pipe[2] = { -1, -1 };
+
+static void *exec_thread(void *arg)
+{
+	char c;
+	char *const argv[] = { "victim", NULL };
+
+	while (read(exec_pipe[0], &c, 1) < 0 && errno == EINTR)
+		;
+	execv("/proc/self/exe", argv);
+	_exit(126);
+}
+
+/* ---- vfork (rows 25, 26) ---- */
+
+static int vfork_fd = -1;	/* reports of the vforking child */
+
+struct vfork_report {
+	int ret, err, elapsed_ms, status;
+};
+
+/* Fork P; P vforks G, which reports its pid and sleeps @ms before _exit(0);
+ * P reports what vfork returned and G's exit status on vfork_fd. */
+static void cmd_vfork(unsigned ms)
+{
+	int p[2];
+	pid_t parent, g = 0;
+	struct pollfd pfd;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		reply("error pipe: %s", strerror(errno));
+		return;
+	}
+	parent = fork();
+	if (parent == 0) {
+		struct vfork_report rep = { 0 };
+		struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+		uint64_t t0;
+		pid_t c;
+		int st = 0;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(0);
+		close(1);
+		close(p[0]);
+		t0 = mono_ns();
+		c = vfork();
+		if (c == 0) {
+			pid_t me = (pid_t)syscall(SYS_getpid);
+
+			syscall(SYS_write, p[1], &me, sizeof(me));
+			syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, NULL);
+			_exit(0);
+		}
+		rep.ret = c;
+		rep.err = c < 0 ? errno : 0;
+		rep.elapsed_ms = (int)((mono_ns() - t0) / 1000000);
+		if (c > 0 && waitpid(c, &st, 0) == c)
+			rep.status = st;
+		else
+			rep.status = -1;
+		if (write(p[1], &rep, sizeof(rep)) != sizeof(rep))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	if (parent < 0 || poll(&pfd, 1, 10000) != 1 || read(p[0], &g, sizeof(g)) != sizeof(g)) {
+		reply("error vfork: %s", strerror(errno));
+		return;
+	}
+	vfork_fd = p[0];
+	reply("parent=%d child=%d", parent, g);
+}
+
+static void cmd_vfork_result(void)
+{
+	struct vfork_report rep;
+	struct pollfd pfd = { .fd = vfork_fd, .events = POLLIN };
+
+	if (vfork_fd < 0 || poll(&pfd, 1, 15000) != 1 || read(vfork_fd, &rep, sizeof(rep)) != sizeof(rep)) {
+		reply("error vfork-result: no report");
+		return;
+	}
+	reply("ret=%d errno=%d elapsed_ms=%d status=%d", rep.ret, rep.err, rep.elapsed_ms, rep.status);
+}
+
+/* ---- the victim as a tracer of its own child (row 28) ---- */
+
+static pid_t traced_child = -1;
+
+static void cmd_trace(int check)
+{
+	char path[64], buf[4096], *p;
+	int st = 0, tracer = -1;
+	long r;
+
+	if (!check) {
+		traced_child = fork();
+		if (traced_child == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			close(0);
+			close(1);
+			for (;;)
+				pause();
+		}
+		r = ptrace(PTRACE_SEIZE, traced_child, 0, 0);
+		reply("child=%d ret=%ld errno=%d", traced_child, r, r < 0 ? errno : 0);
+		return;
+	}
+	/* our tracee still answers to us: interrupt, see the stop, resume */
+	r = ptrace(PTRACE_INTERRUPT, traced_child, 0, 0);
+	if (r == 0 && waitpid(traced_child, &st, __WALL) != traced_child)
+		r = -1;
+	if (r == 0)
+		r = ptrace(PTRACE_CONT, traced_child, 0, 0);
+	snprintf(path, sizeof(path), "/proc/%d/status", traced_child);
+	{
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		p = strstr(buf, "TracerPid:");
+		if (p)
+			tracer = atoi(p + 10);
+	}
+	reply("ret=%ld stopped=%d event=%d tracer=%d", r, WIFSTOPPED(st), st >> 16, tracer);
+}
+
+/* ---- the leader exits, the others carry on (row 21) ---- */
+
+static int read_line(char *buf, size_t len);
+static void command(char *line);
+
+static void *cmd_loop_thread(void *arg)
+{
+	char line[4096];
+
+	while (read_line(line, sizeof(line)) >= 0)
+		command(line);
+	exit(0);
+}
+
 /* ---- commands ---- */
 
 /* Decode \n, \t, \\ and \xHH so hostile names can be sent on one line. */
@@ -917,8 +1395,21 @@ static int read_line(char *buf, size_t len)
 
 	for (;;) {
 		char c;
-		ssize_t r = read(0, &c, 1);
+		ssize_t r;
 
+		if (main_ppoll) {
+			/* wait in a temporary-mask call, then read what is there */
+			struct pollfd pfd = { .fd = 0, .events = POLLIN };
+			sigset_t cur;
+
+			pthread_sigmask(SIG_BLOCK, NULL, &cur);
+			r = ppoll(&pfd, 1, NULL, &cur);
+			if (r < 0 && errno == EINTR) {
+				atomic_fetch_add(&ppoll_eintr, 1);
+				continue;
+			}
+		}
+		r = read(0, &c, 1);
 		if (r < 0 && errno == EINTR) {
 			/* SA_RESTART should make this impossible */
 			atomic_fetch_add(&stdin_eintr, 1);
@@ -972,9 +1463,10 @@ static void command(char *line)
 			      (unsigned long long)__atomic_load_n(&spin_ctl->mismatches, __ATOMIC_ACQUIRE),
 			      (unsigned long long)__atomic_load_n(&spin_ctl->iterations, __ATOMIC_ACQUIRE));
 	} else if (!strcmp(line, "sigcount")) {
-		reply("usr1=%ld usr1sum=%ld rt4=%ld rt4sum=%ld stdin_eintr=%ld", atomic_load(&usr1_count),
-		      atomic_load(&usr1_sum), atomic_load(&rt4_count), atomic_load(&rt4_sum),
-		      atomic_load(&stdin_eintr));
+		reply("usr1=%ld usr1sum=%ld rt4=%ld rt4sum=%ld stdin_eintr=%ld term=%ld ppoll_eintr=%ld",
+		      atomic_load(&usr1_count), atomic_load(&usr1_sum), atomic_load(&rt4_count),
+		      atomic_load(&rt4_sum), atomic_load(&stdin_eintr), atomic_load(&term_count),
+		      atomic_load(&ppoll_eintr));
 	} else if (!strcmp(line, "rtunblock")) {
 		/* Pending process-wide and main-thread signals arrive here, now. */
 		char buf[4096];
@@ -1025,9 +1517,9 @@ static void command(char *line)
 		}
 		reply("child=%d", c);
 	} else if (!strcmp(line, "stopchild")) {
-		cmd_stopchild(!strcmp(arg, "TSTP") ? SIGTSTP : SIGSTOP);
+		cmd_stopchild(!strncmp(arg, "TSTP", 4) ? SIGTSTP : SIGSTOP, !!strstr(arg, "read"));
 	} else if (!strcmp(line, "spawnchild")) {
-		cmd_stopchild(0);
+		cmd_stopchild(0, !!strstr(arg, "read"));
 	} else if (!strcmp(line, "waitchild")) {
 		cmd_waitchild(!strcmp(arg, "consume"));
 	} else if (!strcmp(line, "contchild")) {
@@ -1038,6 +1530,56 @@ static void command(char *line)
 	} else if (!strcmp(line, "nice")) {
 		errno = 0;
 		reply("ret=%d", nice(atoi(arg)) == -1 && errno ? -errno : 0);
+	} else if (!strcmp(line, "pat-alloc")) {
+		cmd_pat_alloc(arg);
+	} else if (!strcmp(line, "pat-fill") || !strcmp(line, "pat-check")) {
+		cmd_pat(arg, !strcmp(line, "pat-check"));
+	} else if (!strcmp(line, "munmap")) {
+		unsigned long long a = 0, l = 0;
+
+		sscanf(arg, "%llx %llu", &a, &l);
+		reply("ret=%d", munmap((void *)(uintptr_t)a, l) < 0 ? -errno : 0);
+	} else if (!strncmp(line, "gen-", 4)) {
+		cmd_gen(line, arg);
+	} else if (!strcmp(line, "toggle-start") || !strcmp(line, "toggle-stop")) {
+		cmd_toggle(!strcmp(line, "toggle-start"));
+	} else if (!strcmp(line, "pipe") || !strcmp(line, "listen") || !strcmp(line, "flock") ||
+		   !strncmp(line, "epoll-", 6) || !strcmp(line, "close")) {
+		cmd_objects(line, arg);
+	} else if (!strcmp(line, "waitany")) {
+		/* must never see a VA clone: 0 (children running) or ECHILD */
+		int st = 0;
+		pid_t r = waitpid(-1, &st, __WALL | WNOHANG);
+
+		reply("ret=%d errno=%d status=%d", r, r < 0 ? errno : 0, st);
+	} else if (!strcmp(line, "setpgid")) {
+		int r = setpgid(0, 0) < 0 ? -errno : 0;
+
+		reply("ret=%d pgid=%d", r, getpgrp());
+	} else if (!strcmp(line, "sigterm")) {
+		install(SIGTERM, on_term);
+		reply("ok");
+	} else if (!strcmp(line, "exec-arm")) {
+		if (pipe2(exec_pipe, O_CLOEXEC) < 0)
+			reply("error pipe: %s", strerror(errno));
+		else
+			reply("tid=%d", spawn(NULL, exec_thread, NULL, "execer", 0));
+	} else if (!strcmp(line, "exec-go")) {
+		/* no reply: the new program's "ready" line answers */
+		if (write(exec_pipe[1], "x", 1) != 1)
+			reply("error exec-go: %s", strerror(errno));
+	} else if (!strcmp(line, "vfork")) {
+		cmd_vfork(arg[0] ? (unsigned)atoi(arg) : 3000);
+	} else if (!strcmp(line, "vfork-result")) {
+		cmd_vfork_result();
+	} else if (!strcmp(line, "trace-child")) {
+		cmd_trace(0);
+	} else if (!strcmp(line, "trace-check")) {
+		cmd_trace(1);
+	} else if (!strcmp(line, "leader-exit")) {
+		/* another thread takes over the commands; the leader leaves */
+		reply("tid=%d", spawn(NULL, cmd_loop_thread, NULL, "cmdloop", 1));
+		pthread_exit(NULL);
 	} else if (!strcmp(line, "exit")) {
 		reply("bye");
 		_exit(atoi(arg));
@@ -1051,6 +1593,7 @@ int main(int argc, char **argv)
 	sigset_t m;
 	char line[4096];
 
+	main_ppoll = argc > 1 && !strcmp(argv[1], "--ppoll");
 	/* Blocked everywhere, from the start (threads inherit the mask). */
 	rt_block_set(&m);
 	sigaddset(&m, SIGUSR2);
