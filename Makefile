@@ -50,8 +50,8 @@ ifneq ($(RELEASE),1)
 LIB_CFLAGS += -DPSS_FAULT_INJECTION
 endif
 
-LIB_SRCS := $(wildcard src/*.c src/proc/*.c src/arch/x86_64/*.c)
-LIB_HDRS := $(wildcard src/*.h src/proc/*.h src/*.def include/pss/*.h)
+LIB_SRCS := $(wildcard src/*.c src/proc/*.c src/arch/x86_64/*.c src/elfcore/*.c)
+LIB_HDRS := $(wildcard src/*.h src/proc/*.h src/elfcore/*.h src/*.def include/pss/*.h)
 SHARED_OBJS := $(patsubst %.c,$(BUILD)/shared/%.o,$(LIB_SRCS))
 STATIC_OBJS := $(patsubst %.c,$(BUILD)/static/%.o,$(LIB_SRCS))
 SONAME := libpss.so.$(VERSION_MAJOR)
