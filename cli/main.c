@@ -3,6 +3,7 @@
  * pss - inspect a process through a Process Snapshotting snapshot.
  *
  *   pss info|threads|handles|vmmap [options] PID...
+ *   pss dump [options] PID...	(cmd-dump.c, which parses its own options)
  *
  * The tool is a client of the public API only (<pss/processsnapshot.h>,
  * <pss/pss-linux.h>): whatever it cannot do through them, the API lacks.
@@ -31,6 +32,8 @@ static void usage(FILE *f)
 		"  threads   threads with state, syscall and CPU times (-r: registers)\n"
 		"  handles   file descriptors with type, name and type-specific detail\n"
 		"  vmmap     the address space, like pmap -X, with PSS types and protections\n"
+		"  dump      write an ELF core like gcore, from a copy-on-write clone\n"
+		"            (options: pss dump --help)\n"
 		"  stacks    symbolized backtraces of every thread, unwound from the snapshot\n"
 		"\n"
 		"Options:\n"
@@ -86,6 +89,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	name = argv[1];
+	if (!strcmp(name, "dump"))
+		return cmd_dump(argc - 1, argv + 1);
 	if (!strcmp(name, "info"))
 		cmd = cmd_info;
 	else if (!strcmp(name, "threads"))

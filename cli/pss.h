@@ -37,6 +37,8 @@ int cmd_info(pid_t pid, const struct cli_opts *o);
 int cmd_threads(pid_t pid, const struct cli_opts *o);
 int cmd_handles(pid_t pid, const struct cli_opts *o);
 int cmd_vmmap(pid_t pid, const struct cli_opts *o);
+/* pss dump: its own options (argv[0] is "dump"). */
+int cmd_dump(int argc, char **argv);
 int cmd_stacks(pid_t pid, const struct cli_opts *o);
 
 #endif

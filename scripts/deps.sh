@@ -5,7 +5,7 @@
 # Usage: scripts/deps.sh [build] [test]
 set -eu
 build="gcc g++ make pkgconf libcmocka-dev libelf-dev libdw-dev libzstd-dev"
-test="gdb elfutils binutils python3 procps"
+test="gdb elfutils binutils python3 procps lldb zstd"
 want=""
 for group in "$@"; do
 	case "$group" in
