@@ -182,13 +182,21 @@ demo: deps all $(BUILD)/tests/targets/demo-target
 MAN1 := $(wildcard docs/man/*.1)
 MAN3 := $(wildcard docs/man/*.3)
 
+# Install only copies what `make` built: it never compiles or links (so that
+# `sudo make install` after `make` writes no root-owned objects into the
+# build), and stops if something is missing.
 install: install_headers install_lib install_pkgconfig install_bin install_man
+
+install_built:
+	@for f in $(SHLIB) $(BUILD)/libpss.a $(BUILD)/pss; do \
+		test -f "$$f" || { echo "$$f is missing: run make first" >&2; exit 1; }; \
+	done
 
 install_headers:
 	install -d $(DESTDIR)$(INCLUDEDIR)/pss
 	install -m 644 include/pss/*.h $(DESTDIR)$(INCLUDEDIR)/pss/
 
-install_lib: $(BUILD)/libpss.a $(BUILD)/libpss.so
+install_lib: install_built
 	install -d $(DESTDIR)$(LIBDIR)
 	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf libpss.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -201,7 +209,7 @@ install_pkgconfig: libpss.pc.in
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< \
 		> $(DESTDIR)$(PKGCONFIGDIR)/libpss.pc
 
-install_bin: $(BUILD)/pss
+install_bin: install_built
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 $(BUILD)/pss $(DESTDIR)$(BINDIR)/
 
@@ -214,5 +222,5 @@ clean:
 	rm -rf build
 
 .PHONY: all tests check check-run check-map-version deps demo install install_headers \
-	install_lib install_pkgconfig install_bin install_man clean
+	install_lib install_pkgconfig install_bin install_man install_built clean
 .DELETE_ON_ERROR:

@@ -67,6 +67,8 @@ struct dump_opts {
 	bool json;		/* --json */
 	bool progress;		/* progress lines on stderr */
 	unsigned timeout_ms;
+	const char *path;	/* pss watch: this exact name, not PREFIX.PID */
+	HANDLE handle;		/* pss watch: the process, already open */
 };
 
 /* The destination of one core: a temporary in the final directory. */
@@ -679,8 +681,9 @@ static int dump_target(pid_t pid, const struct dump_opts *o, struct outfile *of,
 {
 	int ret;
 
-	if (snprintf(r->file, sizeof(r->file), "%s.%d%s", o->prefix, pid,
-		     o->zstd ? ".zst" : "") >= (int)sizeof(r->file)) {
+	if ((o->path ? snprintf(r->file, sizeof(r->file), "%s", o->path) :
+	     snprintf(r->file, sizeof(r->file), "%s.%d%s", o->prefix, pid,
+		      o->zstd ? ".zst" : "")) >= (int)sizeof(r->file)) {
 		snprintf(r->error, sizeof(r->error), "output name too long");
 		return EXIT_FAILURE_;
 	}
@@ -711,7 +714,8 @@ static int dump_one(pid_t pid, const struct dump_opts *o, struct dump_result *r)
 		snprintf(r->file, sizeof(r->file), "-");
 	else if ((rc = dump_target(pid, o, &of, r)))
 		goto out;
-	rc = dump_open(pid, &h, r);
+	h = o->handle;
+	rc = h ? EXIT_OK : dump_open(pid, &h, r);
 	if (rc)
 		goto out_file;
 	if (o->freeze) {
@@ -741,13 +745,34 @@ static int dump_one(pid_t pid, const struct dump_opts *o, struct dump_result *r)
 	PssFreeSnapshot(GetCurrentProcess(), s);
 out_thaw:
 	thaw(h, frozen);
-	CloseHandle(h);
+	if (h != o->handle)
+		CloseHandle(h);
 out_file:
 	if (!to_stdout)
 		out_abort(&of);
 out:
 	r->seconds = (double)(mono_ns() - t0) / 1e9;
 	r->status = rc == EXIT_OK ? "ok" : rc == EXIT_PARTIAL ? "partial" : "failed";
+	return rc;
+}
+
+int cli_dump_file(HANDLE h, pid_t pid, const char *path, bool zstd, unsigned timeout_ms,
+		  struct cli_dump_report *ret)
+{
+	struct dump_opts o = { .prefix = "core", .zstd = zstd, .timeout_ms = timeout_ms,
+			       .path = path, .handle = h };
+	struct dump_result r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	signals_install();
+	rc = dump_one(pid, &o, &r);
+	ret->bytes = r.bytes;
+	ret->core_bytes = r.core_bytes;
+	ret->seconds = r.seconds;
+	ret->pause_ms = r.pause_ms;
+	ret->signal = dump_signal;
+	snprintf(ret->error, sizeof(ret->error), "%s", r.error);
 	return rc;
 }
 

@@ -11,8 +11,13 @@
  *   threads   Dwfl_Thread_Callbacks: next_thread walks the snapshot's
  *             threads, set_initial_registers gives their captured
  *             registers, memory_read reads the clone (pread /proc/CLONE/mem)
+ *
+ * Text is eu-stack's layout ("TID n:", then "#k 0xPC function+off - module
+ * (file:line)"); --json gives the same frames as {"pid", "threads":
+ * [{"tid", "name", "frames": [...]}]} (keys in pss(1)).
  */
 #include "pss.h"
+#include "json.h"
 #include <elfutils/libdwfl.h>
 #include <dwarf.h>
 #include <fcntl.h>
@@ -33,6 +38,7 @@ struct stack_ctx {
 	int memfd;			/* /proc/CLONE/mem */
 	DWORD *tids;
 	size_t ntids;
+	bool json;
 };
 
 static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
@@ -82,10 +88,11 @@ static int print_frame(Dwfl_Frame *frame, void *arg)
 	Dwarf_Addr pc, lookup;
 	bool activation;
 	Dwfl_Module *mod;
-	const char *name = NULL, *modname = NULL, *file;
+	const char *name = NULL, *modname = NULL, *file = NULL;
+	Dwfl_Line *l = NULL;
 	GElf_Off off = 0;
 	GElf_Sym sym;
-	int line;
+	int line = 0;
 
 	if (!dwfl_frame_pc(frame, &pc, &activation))
 		return DWARF_CB_ABORT;
@@ -95,19 +102,36 @@ static int print_frame(Dwfl_Frame *frame, void *arg)
 	if (mod) {
 		modname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 		name = dwfl_module_addrinfo(mod, lookup, &off, &sym, NULL, NULL, NULL);
+		l = dwfl_module_getsrc(mod, lookup);
+		if (l)
+			file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
 	}
-	printf("#%-2d 0x%016" PRIx64 " %s", *n, (uint64_t)pc, name ? name : "??");
 	if (name && off)
-		printf("+0x%" PRIx64, (uint64_t)(off + (activation ? 0 : 1)));
-	if (modname)
-		printf(" - %s", modname);
-	if (mod) {
-		Dwfl_Line *l = dwfl_module_getsrc(mod, lookup);
-
-		if (l && (file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL)))
+		off += activation ? 0 : 1;
+	if (current && current->json) {
+		json_obj_begin();
+		json_kv_int("n", *n);
+		json_kv_uint("pc", (uint64_t)pc);
+		json_key("function");
+		name ? json_str(name) : json_null();
+		json_kv_uint("offset", name ? (uint64_t)off : 0);
+		json_key("module");
+		modname ? json_str(modname) : json_null();
+		json_key("file");
+		file ? json_str(file) : json_null();
+		json_key("line");
+		file ? json_int(line) : json_null();
+		json_obj_end();
+	} else {
+		printf("#%-2d 0x%016" PRIx64 " %s", *n, (uint64_t)pc, name ? name : "??");
+		if (name && off)
+			printf("+0x%" PRIx64, (uint64_t)off);
+		if (modname)
+			printf(" - %s", modname);
+		if (file)
 			printf(" (%s:%d)", file, line);
+		putchar('\n');
 	}
-	putchar('\n');
 	if (++*n >= MAX_FRAMES)
 		return DWARF_CB_ABORT;
 	return DWARF_CB_OK;
@@ -115,12 +139,31 @@ static int print_frame(Dwfl_Frame *frame, void *arg)
 
 static int print_thread(Dwfl_Thread *thread, void *arg)
 {
+	struct stack_ctx *c = arg;
+	struct pss_linux_thread_info ti = { .sz = sizeof(ti) };
+	pid_t tid = dwfl_thread_tid(thread);
 	int n = 0, err;
 
-	printf("TID %d:\n", (int)dwfl_thread_tid(thread));
+	if (!c->json) {
+		printf("TID %d:\n", (int)tid);
+		err = dwfl_thread_getframes(thread, print_frame, &n);
+		if (err != 0 && err != DWARF_CB_ABORT && n == 0)
+			printf("    (no frames: %s)\n", dwfl_errmsg(-1));
+		return DWARF_CB_OK;
+	}
+	json_obj_begin();
+	json_kv_int("tid", tid);
+	if (pss_linux_query_thread(c->snap, tid, &ti))
+		ti.comm[0] = '\0';
+	json_key("name");
+	json_strn(ti.comm, strnlen(ti.comm, sizeof(ti.comm)));
+	json_key("frames");
+	json_arr_begin();
 	err = dwfl_thread_getframes(thread, print_frame, &n);
+	json_arr_end();
 	if (err != 0 && err != DWARF_CB_ABORT && n == 0)
-		printf("    (no frames: %s)\n", dwfl_errmsg(-1));
+		json_kv_str("error", dwfl_errmsg(-1));
+	json_obj_end();
 	return DWARF_CB_OK;
 }
 
@@ -162,8 +205,20 @@ static int unwind(struct stack_ctx *c, pid_t clone)
 		fprintf(stderr, "pss stacks: pid %d: %s\n", c->pid, dwfl_errmsg(-1));
 		goto out;
 	}
-	printf("PID %d - process\n", c->pid);
+	if (c->json) {
+		json_obj_begin();
+		json_kv_int("pid", c->pid);
+		json_key("threads");
+		json_arr_begin();
+	} else {
+		printf("PID %d - process\n", c->pid);
+	}
 	rc = dwfl_getthreads(dwfl, print_thread, c) == 0 ? EXIT_OK : EXIT_PARTIAL;
+	if (c->json) {
+		json_arr_end();
+		json_kv_bool("complete", rc == EXIT_OK);
+		json_obj_end();
+	}
 	current = NULL;
 out:
 	dwfl_end(dwfl);
@@ -172,7 +227,7 @@ out:
 
 int cmd_stacks(pid_t pid, const struct cli_opts *o)
 {
-	struct stack_ctx c = { .pid = pid, .memfd = -1 };
+	struct stack_ctx c = { .pid = pid, .memfd = -1, .json = o->json };
 	PSS_VA_CLONE_INFORMATION vi;
 	char path[64];
 	pid_t clone;

@@ -2,13 +2,14 @@
 /*
  * pss - inspect a process through a Process Snapshotting snapshot.
  *
- *   pss info|threads|handles|vmmap [options] PID...
+ *   pss info|threads|handles|vmmap|stacks [options] [-p PID]... [--name NAME] PID...
  *   pss dump [options] PID...	(cmd-dump.c, which parses its own options)
  *
  * The tool is a client of the public API only (<pss/processsnapshot.h>,
  * <pss/pss-linux.h>): whatever it cannot do through them, the API lacks.
  */
 #include "pss.h"
+#include "json.h"
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -22,7 +23,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: pss COMMAND [OPTIONS] PID...\n"
+		"Usage: pss COMMAND [OPTIONS] [-p PID]... [--name NAME] PID...\n"
 		"\n"
 		"Inspect a running process through a snapshot.  Only thread registers stop\n"
 		"the target, and only for the moment it takes to read them.\n"
@@ -34,9 +35,13 @@ static void usage(FILE *f)
 		"  vmmap     the address space, like pmap -X, with PSS types and protections\n"
 		"  dump      write an ELF core like gcore, from a copy-on-write clone\n"
 		"            (options: pss dump --help)\n"
+		"  watch     dump when CPU or RSS crosses a threshold (pss watch --help)\n"
 		"  stacks    symbolized backtraces of every thread, unwound from the snapshot\n"
 		"\n"
 		"Options:\n"
+		"  -p, --pid PID        a process to inspect (may be repeated)\n"
+		"  -n, --name NAME      every process whose comm or argv[0] basename is NAME\n"
+		"  -j, --json           one JSON document on stdout (an array with several PIDs)\n"
 		"  -r, --regs           threads: capture and print registers (stops the target briefly)\n"
 		"  -t, --timeout MS     longest wait for a thread to stop (default 2000)\n"
 		"  -v, --verbose        more detail\n"
@@ -64,6 +69,9 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "regs", no_argument, NULL, 'r' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -72,9 +80,10 @@ int main(int argc, char **argv)
 	};
 	int (*cmd)(pid_t, const struct cli_opts *) = NULL;
 	struct cli_opts o = { 0 };
-	int c, i, rc, fails = 0, npids = 0;
-	const char *name;
-	pid_t pid;
+	int c, i, rc, fails = 0, perms = 0;
+	const char *name, *by_name = NULL;
+	size_t n, npids = 0;
+	pid_t pid, *pids;
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);
@@ -91,6 +100,8 @@ int main(int argc, char **argv)
 	name = argv[1];
 	if (!strcmp(name, "dump"))
 		return cmd_dump(argc - 1, argv + 1);
+	if (!strcmp(name, "watch"))
+		return cmd_watch(argc - 1, argv + 1);
 	if (!strcmp(name, "info"))
 		cmd = cmd_info;
 	else if (!strcmp(name, "threads"))
@@ -106,8 +117,26 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	argv++, argc--;
-	while ((c = getopt_long(argc, argv, "rt:vhV", longopts, NULL)) != -1) {
+	pids = calloc((size_t)argc + 1, sizeof(*pids));
+	if (!pids) {
+		fprintf(stderr, "pss: out of memory\n");
+		return EXIT_FAILURE_;
+	}
+	while ((c = getopt_long(argc, argv, "p:n:jrt:vhV", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'p':
+			if (parse_pid(optarg, &pids[npids])) {
+				fprintf(stderr, "pss %s: '%s' is not a process id\n", name, optarg);
+				return EXIT_USAGE;
+			}
+			npids++;
+			break;
+		case 'n':
+			by_name = optarg;
+			break;
+		case 'j':
+			o.json = true;
+			break;
 		case 'r':
 			o.regs = true;
 			break;
@@ -127,28 +156,54 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind >= argc) {
-		fprintf(stderr, "pss %s: no PID given (see pss --help)\n", name);
-		return EXIT_USAGE;
-	}
 	for (i = optind; i < argc; i++) {
-		if (parse_pid(argv[i], &pid)) {
+		if (parse_pid(argv[i], &pids[npids])) {
 			fprintf(stderr, "pss %s: '%s' is not a process id\n", name, argv[i]);
 			return EXIT_USAGE;
 		}
-	}
-	for (i = optind; i < argc; i++) {
-		parse_pid(argv[i], &pid);
-		if (argc - optind > 1)
-			printf("%s== pid %d ==\n", npids ? "\n" : "", pid);
 		npids++;
-		rc = cmd(pid, &o);
-		if (rc)
-			fails++;
-		if (rc == EXIT_PERM && npids == argc - optind && fails == npids)
-			return EXIT_PERM;
 	}
+	if (!npids && !by_name) {
+		fprintf(stderr, "pss %s: no PID given (see pss --help)\n", name);
+		return EXIT_USAGE;
+	}
+	if (by_name) {
+		n = npids;
+		if (cli_find_by_name(by_name, &pids, &npids))
+			return EXIT_FAILURE_;
+		if (npids == n) {
+			fprintf(stderr, "pss %s: no process is named '%s' (comm or argv[0]; see "
+				"pgrep -l)\n", name, by_name);
+			return EXIT_FAILURE_;
+		}
+	}
+	/* One JSON document: an array unless exactly one PID was given by number. */
+	if (o.json && (npids > 1 || by_name))
+		json_arr_begin();
+	for (n = 0; n < npids; n++) {
+		pid = pids[n];
+		if (!o.json && npids > 1)
+			printf("%s== pid %d ==\n", n ? "\n" : "", pid);
+		rc = cmd(pid, &o);
+		if (rc && o.json && (npids > 1 || by_name) && *cli_last_error()) {
+			/* The capture failed before any output: say so in place. */
+			json_obj_begin();
+			json_kv_int("pid", pid);
+			json_kv_str("error", cli_last_error());
+			json_kv_int("exit_status", rc);
+			json_obj_end();
+		}
+		fails += rc != EXIT_OK;
+		perms += rc == EXIT_PERM;
+	}
+	if (o.json && (npids > 1 || by_name))
+		json_arr_end();
+	if (o.json)
+		json_done();
+	free(pids);
 	if (!fails)
 		return EXIT_OK;
-	return fails == npids ? EXIT_FAILURE_ : EXIT_PARTIAL;
+	if ((size_t)fails < npids)
+		return EXIT_PARTIAL;
+	return (size_t)perms == npids ? EXIT_PERM : EXIT_FAILURE_;
 }

@@ -55,8 +55,11 @@ PSS_API DWORD pss_linux_open_pid(pid_t pid, HANDLE *ret_handle)
 	if (!ret_handle || pid <= 0)
 		return ERROR_INVALID_PARAMETER;
 	fd = pidfd_open_pid(pid);
+	/* ESRCH: no such process; EINVAL/ENOENT: a thread id, not a process. */
+	if (fd == -ESRCH || fd == -EINVAL || fd == -ENOENT)
+		return ERROR_INVALID_PARAMETER;
 	if (fd < 0)
-		return fd == -ESRCH ? ERROR_INVALID_PARAMETER : errno_to_win32(fd);
+		return errno_to_win32(fd);
 	*ret_handle = (HANDLE)(intptr_t)fd;
 	return ERROR_SUCCESS;
 }

@@ -24,8 +24,9 @@ extern "C" {
 
 /**
  * pss_linux_open_pid() - open a process handle (a pidfd) for @pid.
- * Return: ERROR_SUCCESS; ERROR_INVALID_PARAMETER (no such process, pid <= 0,
- * NULL @ret_handle); ERROR_ACCESS_DENIED; ERROR_NOT_ENOUGH_MEMORY (out of fds).
+ * Return: ERROR_SUCCESS; ERROR_INVALID_PARAMETER (no such process, a thread
+ * id that is not a process, pid <= 0, NULL @ret_handle); ERROR_ACCESS_DENIED;
+ * ERROR_NO_SYSTEM_RESOURCES (out of file descriptors).
  */
 PSS_API DWORD pss_linux_open_pid(pid_t pid, HANDLE *ret_handle);
 
@@ -33,7 +34,7 @@ PSS_API DWORD pss_linux_open_pid(pid_t pid, HANDLE *ret_handle);
  * pss_linux_open_pidfd() - make a process handle from a pidfd the caller
  * owns; the handle holds a duplicate, so the caller keeps @pidfd.
  * Return: ERROR_SUCCESS; ERROR_INVALID_HANDLE (not a pidfd);
- * ERROR_INVALID_PARAMETER; ERROR_NOT_ENOUGH_MEMORY.
+ * ERROR_INVALID_PARAMETER; ERROR_NO_SYSTEM_RESOURCES (out of file descriptors).
  */
 PSS_API DWORD pss_linux_open_pidfd(int pidfd, HANDLE *ret_handle);
 

@@ -371,7 +371,8 @@ static inline HANDLE GetCurrentProcess(void)
  *                   the handle is used, not when it is opened.
  * @bInheritHandle:  TRUE clears close-on-exec.
  * Return: the handle, or NULL with GetLastError() set to ERROR_INVALID_PARAMETER
- * (no such process, or pid 0), ERROR_ACCESS_DENIED or ERROR_NOT_ENOUGH_MEMORY.
+ * (no such process, a thread id that is not a process, or pid 0),
+ * ERROR_ACCESS_DENIED or ERROR_NO_SYSTEM_RESOURCES (out of file descriptors).
  */
 PSS_API HANDLE OpenProcess(DWORD dwDesiredAccess, BOOL bInheritHandle, DWORD dwProcessId);
 

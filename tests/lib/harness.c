@@ -690,27 +690,33 @@ int thread_count(pid_t pid)
 	return thread_ids(pid, NULL, 0);
 }
 
+int task_children(pid_t pid, pid_t tid, pid_t *kids, int max)
+{
+	char path[96], buf[4096], *p, *end;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tid);
+	if (read_text(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	for (p = buf;; p = end) {
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (n < max)
+			kids[n] = (pid_t)v;
+		n++;
+	}
+	return n;
+}
+
 int children_of(pid_t pid, pid_t *kids, int max)
 {
 	pid_t tids[512];
 	int nt = thread_ids(pid, tids, 512), n = 0;
 
-	for (int i = 0; i < nt && i < 512; i++) {
-		char path[96], buf[4096], *p, *end;
-
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tids[i]);
-		if (read_text(path, buf, sizeof(buf)) <= 0)
-			continue;
-		for (p = buf;; p = end) {
-			long v = strtol(p, &end, 10);
-
-			if (end == p)
-				break;
-			if (n < max)
-				kids[n] = (pid_t)v;
-			n++;
-		}
-	}
+	for (int i = 0; i < nt && i < 512; i++)
+		n += task_children(pid, tids[i], kids + (n < max ? n : max), n < max ? max - n : 0);
 	return n < max ? n : max;
 }
 

@@ -145,6 +145,10 @@ int thread_tracer_pid(pid_t pid, pid_t tid);
 int thread_count(pid_t pid);			/* entries of /proc/PID/task */
 int thread_ids(pid_t pid, pid_t *tids, int max);	/* sorted */
 int children_of(pid_t pid, pid_t *kids, int max);
+/* task_children() - the children created by thread @tid of @pid
+ * (/proc/PID/task/TID/children): the first @max in @kids; return how many
+ * there are (0 if unreadable). */
+int task_children(pid_t pid, pid_t tid, pid_t *kids, int max);
 /* status_field() - the text after "Key:" in /proc/PID/task/TID/status. */
 int status_field(pid_t pid, pid_t tid, const char *key, char *buf, size_t len);
 uint64_t status_hex(pid_t pid, pid_t tid, const char *key);

@@ -1190,19 +1190,12 @@ static pid_t parent_thread(pid_t victim, pid_t child)
 	int n = thread_ids(victim, tids, 64);
 
 	for (int i = 0; i < n && i < 64; i++) {
-		char path[96], buf[1024], *p, *end;
+		pid_t kids[64];
+		int nk = task_children(victim, tids[i], kids, 64);
 
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", victim, tids[i]);
-		if (read_text(path, buf, sizeof(buf)) <= 0)
-			continue;
-		for (p = buf;; p = end) {
-			long v = strtol(p, &end, 10);
-
-			if (end == p)
-				break;
-			if (v == child)
+		for (int k = 0; k < nk && k < 64; k++)
+			if (kids[k] == child)
 				return tids[i];
-		}
 	}
 	return 0;
 }

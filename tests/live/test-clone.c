@@ -61,6 +61,19 @@ static HPSS clone_capture(pid_t pid, DWORD extra, HANDLE *h, pid_t *cpid)
 	return s;
 }
 
+/* victim_two_fds() - start a victim, send it @cmd, and return the numbers
+ * it answers under @k1 and @k2 (REQUIRED, both >= 0). */
+static void victim_two_fds(struct target *t, const char *cmd, const char *k1, int *v1, const char *k2, int *v2)
+{
+	char r[256];
+
+	start_victim(t);
+	target_cmdf(t, r, sizeof(r), "%s", cmd);
+	*v1 = (int)reply_get(r, k1, -1);
+	*v2 = (int)reply_get(r, k2, -1);
+	REQUIRE(*v1 >= 0 && *v2 >= 0, "victim: %s", r);
+}
+
 /* Words of a pattern region that differ from vp_word(@seed) over [w0, w1),
  * with the first bad word index in *first. */
 static size_t pat_bad(const uint64_t *p, uint64_t w0, uint64_t w1, uint64_t seed, uint64_t *first)
@@ -613,10 +626,7 @@ TEST(row42_pipe_reader_gets_eof_while_snapshot_lives)
 	HPSS s;
 
 	REQUIRE_PTRACE();
-	start_victim(&t);
-	target_cmdf(&t, r, sizeof(r), "pipe");
-	rfd = (int)reply_get(r, "r", -1), wfd = (int)reply_get(r, "w", -1);
-	REQUIRE(rfd >= 0 && wfd >= 0, "victim: %s", r);
+	victim_two_fds(&t, "pipe", "r", &rfd, "w", &wfd);
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t.pid, rfd);
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	REQUIRE(fd >= 0, "open %s: %s", path, strerror(errno));
@@ -664,10 +674,8 @@ TEST(row43_closed_listener_frees_the_port_while_snapshot_lives)
 	HPSS s;
 
 	REQUIRE_PTRACE();
-	start_victim(&t);
-	target_cmdf(&t, r, sizeof(r), "listen");
-	lfd = (int)reply_get(r, "fd", -1), port = (int)reply_get(r, "port", 0);
-	REQUIRE(lfd >= 0 && port > 0, "victim: %s", r);
+	victim_two_fds(&t, "listen", "fd", &lfd, "port", &port);
+	REQUIRE(port > 0, "victim listens on port %d", port);
 	CHECK_EQ_INT(bind_port(port), -EADDRINUSE);
 	victim_idle(&t);
 	s = clone_capture(t.pid, 0, &h, &cpid);
@@ -726,10 +734,7 @@ TEST(row45_epoll_forgets_a_closed_fd_while_snapshot_lives)
 	HPSS s;
 
 	REQUIRE_PTRACE();
-	start_victim(&t);
-	target_cmdf(&t, r, sizeof(r), "epoll-ready");
-	ep = (int)reply_get(r, "ep", -1), efd = (int)reply_get(r, "efd", -1);
-	REQUIRE(ep >= 0 && efd >= 0, "victim: %s", r);
+	victim_two_fds(&t, "epoll-ready", "ep", &ep, "efd", &efd);
 	target_cmdf(&t, r, sizeof(r), "epoll-check %d", ep);
 	CHECK_EQ_INT(reply_get(r, "n", -1), 1);
 	victim_idle(&t);

@@ -206,12 +206,16 @@ static void pss_run(const struct run_opts *ro, struct run *r, const char *const 
 
 /* ---- victims ---- */
 
-/* A victim with a PAT_LEN pattern region; its address in *addr. */
-static void victim_with_pattern(struct target *t, uint64_t *addr)
+/* A victim with a PAT_LEN pattern region (ptrace REQUIRED: the caller
+ * dumps it); its address in *addr, its pid as the text of a command-line
+ * argument in @pid (16 bytes). */
+static void victim_with_pattern(struct target *t, uint64_t *addr, char pid[16])
 {
 	char r[256];
 
+	REQUIRE_PTRACE();
 	start_victim(t);
+	snprintf(pid, 16, "%d", t->pid);
 	target_cmdf(t, r, sizeof(r), "pat-alloc %u %d private", PAT_LEN, PAT_SEED);
 	*addr = (uint64_t)reply_get(r, "addr", 0);
 	REQUIRE(*addr, "pat-alloc: %s", r);
@@ -226,6 +230,10 @@ static void check_target_fine(struct target *t)
 
 	REQUIRE(target_cmd(t, "ping", r, sizeof(r)) > 0, "victim does not answer");
 	CHECK(strstr(r, "pong"), "victim: %s", r);
+	/* When pss died of a signal, its tracer finishes what it was doing (a
+	 * stop of a few milliseconds at most) before it lets the target go. */
+	for (int i = 0; i < 200 && (proc_tracer_pid(t->pid) || !no_thread_traced(t->pid)); i++)
+		msleep(10);
 	CHECK_EQ_INT(proc_tracer_pid(t->pid), 0);
 	CHECK(no_thread_traced(t->pid), "a thread is still traced or in a ptrace stop");
 	CHECK(proc_state(t->pid) != 'T', "victim left stopped");
@@ -392,9 +400,7 @@ TEST(default_name_mode_and_summary)
 	char pid[16], path[PATH_MAX], want[64], names[512];
 	uint64_t addr;
 
-	REQUIRE_PTRACE();
-	victim_with_pattern(&t, &addr);
-	snprintf(pid, sizeof(pid), "%d", t.pid);
+	victim_with_pattern(&t, &addr, pid);
 	ro.umask_ = 0;
 	RUN(&ro, &r, "dump", pid);
 	CHECK_EQ_INT(r.status, 0);
@@ -419,11 +425,8 @@ TEST(prefix_and_several_pids)
 	char p1[16], p2[16], prefix[PATH_MAX - 32], path[PATH_MAX], names[512], want[128];
 	uint64_t a1, a2;
 
-	REQUIRE_PTRACE();
-	victim_with_pattern(&t1, &a1);
-	victim_with_pattern(&t2, &a2);
-	snprintf(p1, sizeof(p1), "%d", t1.pid);
-	snprintf(p2, sizeof(p2), "%d", t2.pid);
+	victim_with_pattern(&t1, &a1, p1);
+	victim_with_pattern(&t2, &a2, p2);
 	snprintf(prefix, sizeof(prefix), "%s/snap", out);
 	RUN(&ro, &r, "dump", "-o", prefix, "-p", p1, "--pid", p2);
 	CHECK_EQ_INT(r.status, 0);
@@ -521,8 +524,7 @@ static void fsize_case(const char *mode)
 	struct run r;
 	uint64_t addr;
 
-	victim_with_pattern(&t, &addr);
-	snprintf(pid, sizeof(pid), "%d", t.pid);
+	victim_with_pattern(&t, &addr, pid);
 	ro.fsize = 256 * 1024;
 	if (!strcmp(mode, "named"))
 		ro.env = "PSS_DUMP_NO_TMPFILE=1";
@@ -561,9 +563,7 @@ TEST(zstd_matches_plain)
 	struct run r;
 	uint64_t addr;
 
-	REQUIRE_PTRACE();
-	victim_with_pattern(&t, &addr);
-	snprintf(pid, sizeof(pid), "%d", t.pid);
+	victim_with_pattern(&t, &addr, pid);
 	/* The victim idles in read(): both snapshots see the same threads and
 	 * mappings, so the two cores have the same layout. */
 	RUN(&ro, &r, "dump", pid);
@@ -603,9 +603,7 @@ TEST(stdout_core)
 	struct run r;
 	uint64_t addr;
 
-	REQUIRE_PTRACE();
-	victim_with_pattern(&t, &addr);
-	snprintf(pid, sizeof(pid), "%d", t.pid);
+	victim_with_pattern(&t, &addr, pid);
 	RUN(&ro, &r, "dump", "-o", "-", pid);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK(!strcmp(dir_names(dir, names, sizeof(names)), ""), "cwd holds '%s'", names);
@@ -647,8 +645,7 @@ TEST(json_summary)
 	REQUIRE_PTRACE();
 	if (system("python3 -c 'import json' 2>/dev/null") != 0)
 		SKIP("python3 is not installed");
-	victim_with_pattern(&t, &addr);
-	snprintf(pid, sizeof(pid), "%d", t.pid);
+	victim_with_pattern(&t, &addr, pid);
 	RUN(&ro, &r, "dump", "--json", pid);
 	CHECK_EQ_INT(r.status, 0);
 	read_text(r.out_path, body, sizeof(body));
@@ -720,9 +717,7 @@ TEST(freeze)
 	struct run r;
 	uint64_t addr;
 
-	REQUIRE_PTRACE();
-	victim_with_pattern(&t, &addr);
-	snprintf(pid, sizeof(pid), "%d", t.pid);
+	victim_with_pattern(&t, &addr, pid);
 	RUN(&ro, &r, "dump", "--freeze", "--json", pid);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK(strstr(r.err, "target stopped"), "summary: %s", r.err);
@@ -798,9 +793,7 @@ TEST(second_signal_while_blocked)
 	siginfo_t si;
 	pid_t p;
 
-	REQUIRE_PTRACE();
-	victim_with_pattern(&t, &addr);
-	snprintf(pid, sizeof(pid), "%d", t.pid);
+	victim_with_pattern(&t, &addr, pid);
 	REQUIRE(pipe(pfd) == 0, "pipe");
 	ro.out_fd = pfd[1];
 	p = pss_spawn(&ro, (const char *const[]){ "dump", "-o", "-", pid, NULL }, &r);

@@ -47,39 +47,13 @@
 #include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include "victim.h"
+#include "victim-common.h"
 
 #define SLEEP_NS (20 * 1000 * 1000L)
 #define MAX_SEQ 65536
 
-static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void reply(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static pid_t gettid_(void)
-{
-	return (pid_t)syscall(SYS_gettid);
-}
-
 /* ---- counters ---- */
 
-static atomic_long stdin_eintr;
 static atomic_long rd_bytes, rd_bad, rd_eintr, rd_err;
 static atomic_long sl_iters, sl_eintr, sl_err, sl_short;
 static atomic_long ep_wakes, ep_bytes, ep_bad, ep_eintr, ep_err, ep_zero;
@@ -111,42 +85,19 @@ static void on_rt(int sig, siginfo_t *si, void *uc)
 static pid_t tid_reader, tid_sleeper, tid_epoll, tid_futex, tid_regs, tid_rseq;
 static int reader_pipe[2], epoll_pipe[2], epfd;
 
-struct start {
-	void *(*fn)(void *);
-	const char *name;
-	pid_t tid;
-	atomic_int up;
-};
-
-static void *trampoline(void *p)
-{
-	struct start *s = p;
-	void *(*fn)(void *) = s->fn;
-
-	prctl(PR_SET_NAME, s->name);
-	s->tid = gettid_();
-	atomic_store(&s->up, 1);
-	return fn(NULL);
-}
-
 /* spawn() - start a detached thread with every signal blocked. */
 static pid_t spawn(void *(*fn)(void *), const char *name)
 {
-	struct start s = { fn, name, 0, 0 };
-	sigset_t all, old;
-	pthread_t th;
+	sigset_t all;
+	pid_t tid;
 
 	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (pthread_create(&th, NULL, trampoline, &s)) {
+	tid = start_thread(NULL, fn, NULL, name, &all);
+	if (tid < 0) {
 		perror("pthread_create");
 		exit(1);
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_detach(th);
-	while (!atomic_load(&s.up))
-		sched_yield();
-	return s.tid;
+	return tid;
 }
 
 static void *reader_thread(void *arg)
@@ -233,60 +184,13 @@ static __attribute__((noreturn)) void *futex_thread(void *arg)
 	}
 }
 
-/* ---- the register spinner (the layout of victim.c's, same values) ---- */
-
-struct spin_ctl {
-	uint64_t gp[VP_NGP];
-	uint64_t vec[16][4];
-	uint64_t scratch[4];
-	uint64_t mismatches;
-	uint64_t iterations;
-	uint64_t stop;
-};
-_Static_assert(__builtin_offsetof(struct spin_ctl, vec) == 48, "layout");
-_Static_assert(__builtin_offsetof(struct spin_ctl, scratch) == 560, "layout");
-_Static_assert(__builtin_offsetof(struct spin_ctl, mismatches) == 592, "layout");
-_Static_assert(__builtin_offsetof(struct spin_ctl, iterations) == 600, "layout");
-
-void check_spin(struct spin_ctl *ctl);
-
-/* check_spin(ctl in %rdi): load the registers, compare them forever; a
- * mismatch is counted and the registers reloaded. */
-__asm__(
-	".text\n"
-	".globl check_spin\n"
-	".type check_spin, @function\n"
-	"check_spin:\n"
-	"1:\n"
-	"	mov 0(%rdi), %rbx\n mov 8(%rdi), %rbp\n mov 16(%rdi), %r12\n"
-	"	mov 24(%rdi), %r13\n mov 32(%rdi), %r14\n mov 40(%rdi), %r15\n"
-	"	.irp k,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n"
-	"	vmovdqu 48+32*\\k(%rdi), %ymm\\k\n"
-	"	.endr\n"
-	"2:\n"
-	"	cmp 0(%rdi), %rbx\n jne 3f\n cmp 8(%rdi), %rbp\n jne 3f\n"
-	"	cmp 16(%rdi), %r12\n jne 3f\n cmp 24(%rdi), %r13\n jne 3f\n"
-	"	cmp 32(%rdi), %r14\n jne 3f\n cmp 40(%rdi), %r15\n jne 3f\n"
-	"	.irp k,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n"
-	"	vmovdqu %ymm\\k, 560(%rdi)\n"
-	"	.irp q,0,1,2,3\n"
-	"	mov 560+8*\\q(%rdi), %rax\n"
-	"	cmp 48+32*\\k+8*\\q(%rdi), %rax\n"
-	"	jne 3f\n"
-	"	.endr\n"
-	"	.endr\n"
-	"	lock incq 600(%rdi)\n"
-	"	jmp 2b\n"
-	"3:\n"
-	"	lock incq 592(%rdi)\n"
-	"	jmp 1b\n"
-	".size check_spin, .-check_spin\n");
+/* ---- the register spinner (victim-common.h: the same as victim.c's) ---- */
 
 static struct spin_ctl *spin;
 
 static void *regs_thread(void *arg)
 {
-	check_spin(spin);
+	regs_spin(spin);	/* spin->stop stays 0: forever */
 	return NULL;
 }
 
@@ -307,30 +211,6 @@ static __attribute__((noreturn)) void *rseq_thread(void *arg)
 }
 
 /* ---- commands ---- */
-
-static int read_line(char *buf, size_t len)
-{
-	size_t n = 0;
-
-	for (;;) {
-		char c;
-		long r = syscall(SYS_read, 0, &c, 1);
-
-		if (r < 0 && errno == EINTR) {
-			/* SA_RESTART and the library's care make this impossible */
-			atomic_fetch_add(&stdin_eintr, 1);
-			continue;
-		}
-		if (r <= 0)
-			return -1;
-		if (c == '\n')
-			break;
-		if (n + 1 < len)
-			buf[n++] = c;
-	}
-	buf[n] = 0;
-	return (int)n;
-}
 
 static void cmd_futex_wake(void)
 {
@@ -398,12 +278,8 @@ static void cmd_rtcheck(long n2, long n3)
 
 static void command(char *line)
 {
-	char *arg = strchr(line, ' ');
+	char *arg = cmd_split(line);
 
-	if (arg)
-		*arg++ = 0;
-	else
-		arg = line + strlen(line);
 	if (!strcmp(line, "ping")) {
 		reply("pong pid=%d", getpid());
 	} else if (!strcmp(line, "info")) {
@@ -439,7 +315,6 @@ int main(int argc, char **argv)
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 1 };
 	struct sigaction sa;
 	sigset_t m;
-	char line[512];
 
 	for (int k = 1; k <= 3; k++) {
 		memset(&sa, 0, sizeof(sa));
@@ -457,13 +332,9 @@ int main(int argc, char **argv)
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, epoll_pipe[0], &ev) < 0)
 		return 1;
-	spin = aligned_alloc(64, sizeof(*spin) + 64);
-	memset(spin, 0, sizeof(*spin));
-	for (int k = 0; k < VP_NGP; k++)
-		spin->gp[k] = vp_gp(7, k);
-	for (int r = 0; r < 16; r++)
-		for (int q = 0; q < 4; q++)
-			spin->vec[r][q] = vp_vec(7, r, q);
+	spin = spin_new(7);
+	if (!spin)
+		return 1;
 	tid_reader = spawn(reader_thread, "reader");
 	tid_sleeper = spawn(sleeper_thread, "sleeper");
 	tid_epoll = spawn(epoll_thread, "epoller");
@@ -473,9 +344,5 @@ int main(int argc, char **argv)
 		tid_rseq = spawn(rseq_thread, "rseq");
 	while (__atomic_load_n(&spin->iterations, __ATOMIC_ACQUIRE) == 0)
 		sched_yield();
-	printf("ready %d\n", getpid());
-	fflush(stdout);
-	while (read_line(line, sizeof(line)) >= 0)
-		command(line);
-	return 0;
+	return serve(command);
 }

@@ -55,39 +55,11 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
-#include "victim.h"
-
-/* ---- replies ---- */
-
-static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void reply(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static pid_t gettid_(void)
-{
-	return (pid_t)syscall(SYS_gettid);
-}
+#include "victim-common.h"
 
 /* ---- signals ---- */
 
-static atomic_long usr1_count, usr1_sum, rt4_count, rt4_sum, stdin_eintr, term_count, ppoll_eintr;
-static int main_ppoll;	/* --ppoll: wait for stdin in ppoll() */
+static atomic_long usr1_count, usr1_sum, rt4_count, rt4_sum, term_count;
 static __thread int tl_usr1;	/* SIGUSR1 handlers run on this thread */
 
 struct rt_rec {
@@ -142,51 +114,18 @@ static void rt_block_set(sigset_t *s)
 
 /* ---- threads ---- */
 
-struct start {
-	void *(*fn)(void *);
-	void *arg;
-	const char *name;
-	pid_t tid;
-	atomic_int up;
-};
-
-static void *trampoline(void *p)
-{
-	struct start *s = p;
-	void *(*fn)(void *) = s->fn;
-	void *arg = s->arg;
-
-	if (s->name)
-		prctl(PR_SET_NAME, s->name);
-	s->tid = gettid_();
-	atomic_store(&s->up, 1);
-	return fn(arg);
-}
-
 /* spawn() - start a thread and return its tid once it runs.  The thread
  * blocks SIGUSR1 and SIGRTMIN+4 unless @take_usr1. */
 static pid_t spawn(pthread_t *th, void *(*fn)(void *), void *arg, const char *name, int take_usr1)
 {
-	struct start s = { fn, arg, name, 0, 0 };
-	sigset_t block, old;
-	pthread_t dummy;
+	sigset_t block;
 
 	sigemptyset(&block);
 	if (!take_usr1) {
 		sigaddset(&block, SIGUSR1);
 		sigaddset(&block, SIGRTMIN + 4);
 	}
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	if (pthread_create(th ? th : &dummy, NULL, trampoline, &s)) {
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		return -1;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!th)
-		pthread_detach(dummy);
-	while (!atomic_load(&s.up))
-		sched_yield();
-	return s.tid;
+	return start_thread(th, fn, arg, name, &block);
 }
 
 /* idle threads: blocked in read() on a private pipe */
@@ -266,63 +205,7 @@ static void *exit_after_thread(void *arg)
 	_exit(0);
 }
 
-/* ---- the register spinner (fault matrix row 9) ---- */
-
-struct spin_ctl {
-	uint64_t gp[VP_NGP];
-	uint64_t vec[16][4];
-	uint64_t scratch[4];
-	uint64_t mismatches;
-	uint64_t iterations;
-	uint64_t stop;
-};
-_Static_assert(__builtin_offsetof(struct spin_ctl, vec) == 48, "layout");
-_Static_assert(__builtin_offsetof(struct spin_ctl, scratch) == 560, "layout");
-_Static_assert(__builtin_offsetof(struct spin_ctl, mismatches) == 592, "layout");
-_Static_assert(__builtin_offsetof(struct spin_ctl, iterations) == 600, "layout");
-_Static_assert(__builtin_offsetof(struct spin_ctl, stop) == 608, "layout");
-
-void regs_spin(struct spin_ctl *ctl);
-
-/*
- * regs_spin(ctl in %rdi): load rbx, rbp, r12-r15 and ymm0-15 from ctl and
- * check them against ctl in a loop that touches no other state but rax,
- * flags and memory; a mismatch is counted and the registers reloaded.
- */
-__asm__(
-	".text\n"
-	".globl regs_spin\n"
-	".type regs_spin, @function\n"
-	"regs_spin:\n"
-	"	push %rbx\n push %rbp\n push %r12\n push %r13\n push %r14\n push %r15\n"
-	"1:\n"
-	"	mov 0(%rdi), %rbx\n mov 8(%rdi), %rbp\n mov 16(%rdi), %r12\n"
-	"	mov 24(%rdi), %r13\n mov 32(%rdi), %r14\n mov 40(%rdi), %r15\n"
-	"	.irp k,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n"
-	"	vmovdqu 48+32*\\k(%rdi), %ymm\\k\n"
-	"	.endr\n"
-	"2:\n"
-	"	cmp 0(%rdi), %rbx\n jne 3f\n cmp 8(%rdi), %rbp\n jne 3f\n"
-	"	cmp 16(%rdi), %r12\n jne 3f\n cmp 24(%rdi), %r13\n jne 3f\n"
-	"	cmp 32(%rdi), %r14\n jne 3f\n cmp 40(%rdi), %r15\n jne 3f\n"
-	"	.irp k,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n"
-	"	vmovdqu %ymm\\k, 560(%rdi)\n"
-	"	.irp q,0,1,2,3\n"
-	"	mov 560+8*\\q(%rdi), %rax\n"
-	"	cmp 48+32*\\k+8*\\q(%rdi), %rax\n"
-	"	jne 3f\n"
-	"	.endr\n"
-	"	.endr\n"
-	"	lock incq 600(%rdi)\n"
-	"	cmpq $0, 608(%rdi)\n"
-	"	je 2b\n"
-	"	vzeroupper\n"
-	"	pop %r15\n pop %r14\n pop %r13\n pop %r12\n pop %rbp\n pop %rbx\n"
-	"	ret\n"
-	"3:\n"
-	"	lock incq 592(%rdi)\n"
-	"	jmp 1b\n"
-	".size regs_spin, .-regs_spin\n");
+/* ---- the register spinner (fault matrix row 9; regs_spin in victim-common.h) ---- */
 
 static struct spin_ctl *spin_ctl;
 
@@ -399,13 +282,11 @@ static void cmd_regs(uint64_t seed)
 		reply("error regs already running");
 		return;
 	}
-	spin_ctl = aligned_alloc(64, sizeof(*spin_ctl) + 64);
-	memset(spin_ctl, 0, sizeof(*spin_ctl));
-	for (int k = 0; k < VP_NGP; k++)
-		spin_ctl->gp[k] = vp_gp(seed, k);
-	for (int r = 0; r < 16; r++)
-		for (int q = 0; q < 4; q++)
-			spin_ctl->vec[r][q] = vp_vec(seed, r, q);
+	spin_ctl = spin_new(seed);
+	if (!spin_ctl) {
+		reply("error regs: no memory");
+		return;
+	}
 	/* No signal handler ever runs on the spinner. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -1349,15 +1230,11 @@ static void cmd_trace(int check)
 
 /* ---- the leader exits, the others carry on (row 21) ---- */
 
-static int read_line(char *buf, size_t len);
 static void command(char *line);
 
 static void *cmd_loop_thread(void *arg)
 {
-	char line[4096];
-
-	while (read_line(line, sizeof(line)) >= 0)
-		command(line);
+	command_loop(command);
 	exit(0);
 }
 
@@ -1389,52 +1266,11 @@ static void unescape(char *s)
 	*o = 0;
 }
 
-static int read_line(char *buf, size_t len)
-{
-	size_t n = 0;
-
-	for (;;) {
-		char c;
-		ssize_t r;
-
-		if (main_ppoll) {
-			/* wait in a temporary-mask call, then read what is there */
-			struct pollfd pfd = { .fd = 0, .events = POLLIN };
-			sigset_t cur;
-
-			pthread_sigmask(SIG_BLOCK, NULL, &cur);
-			r = ppoll(&pfd, 1, NULL, &cur);
-			if (r < 0 && errno == EINTR) {
-				atomic_fetch_add(&ppoll_eintr, 1);
-				continue;
-			}
-		}
-		r = read(0, &c, 1);
-		if (r < 0 && errno == EINTR) {
-			/* SA_RESTART should make this impossible */
-			atomic_fetch_add(&stdin_eintr, 1);
-			continue;
-		}
-		if (r <= 0)
-			return -1;
-		if (c == '\n')
-			break;
-		if (n + 1 < len)
-			buf[n++] = c;
-	}
-	buf[n] = 0;
-	return (int)n;
-}
-
 static void command(char *line)
 {
-	char *arg = strchr(line, ' ');
+	char *arg = cmd_split(line);
 	sigset_t m;
 
-	if (arg)
-		*arg++ = 0;
-	else
-		arg = line + strlen(line);
 	if (!strcmp(line, "ping")) {
 		reply("pong pid=%d", getpid());
 	} else if (!strcmp(line, "threads")) {
@@ -1591,7 +1427,6 @@ static void command(char *line)
 int main(int argc, char **argv)
 {
 	sigset_t m;
-	char line[4096];
 
 	main_ppoll = argc > 1 && !strcmp(argv[1], "--ppoll");
 	/* Blocked everywhere, from the start (threads inherit the mask). */
@@ -1602,9 +1437,5 @@ int main(int argc, char **argv)
 	install(SIGRTMIN + 4, on_rt4);
 	for (int i = 0; i < 4; i++)
 		install(SIGRTMIN + i, on_rt);
-	printf("ready %d\n", getpid());
-	fflush(stdout);
-	while (read_line(line, sizeof(line)) >= 0)
-		command(line);
-	return 0;
+	return serve(command);
 }
