@@ -90,6 +90,8 @@ struct ec_core {
 	uint64_t total;			/* size of the whole core */
 	/* pass 2 */
 	int mem_fd;			/* /proc/CLONE/mem, or any file read at the address */
+	int pagemap_fd;			/* /proc/CLONE/pagemap, valid with use_pagemap */
+	bool use_pagemap;		/* never-populated anonymous pages are not read */
 	uint64_t bad_pages;		/* unreadable pages written as zeros */
 	bool out_failed;		/* the error came from writing (or the progress callback) */
 };

@@ -6,12 +6,21 @@
  * headers, notes, padding, then each PT_LOAD's bytes.  Memory is streamed
  * from /proc/CLONE/mem (never process_vm_readv: the clone is stopped under
  * our tracer, and /proc/PID/mem also reads PROT_NONE pages the way the
- * kernel's dumper does, with FOLL_FORCE) in chunks of EC_CHUNK bytes, so
- * a core of any size costs one buffer.  All-zero and unreadable pages are
- * holes: skipped with lseek on a seekable fd, written as zeros on a pipe;
- * a core ending in a hole gets its last byte written so that its size is
- * right.  VM_IO/VM_PFNMAP mappings ([vvar]) are never read: the kernel
- * cannot pin their pages either and writes them as zeros.
+ * kernel's dumper does, with FOLL_FORCE) in chunks of EC_CHUNK bytes
+ * through a ring of EC_NSLOT buffers: the calling thread reads the next
+ * chunks while a writing thread writes the previous ones, so a core costs
+ * the slower of the two, not their sum, and a fixed 4 MiB of buffers.
+ * All-zero and unreadable pages are holes: skipped with lseek on a
+ * seekable fd, written as zeros on a pipe; a core ending in a hole gets its
+ * last byte written so that its size is right.  VM_IO/VM_PFNMAP mappings
+ * ([vvar]) are never read: the kernel cannot pin their pages either and
+ * writes them as zeros.
+ *
+ * Pages of private anonymous mappings that the clone never populated
+ * (/proc/CLONE/pagemap: neither present nor swapped) read as zeros: they
+ * are holes without being read, which also spares the clone the page tables
+ * and zero-page mappings a read would create.  The core is the same byte
+ * for byte.
  *
  * Unreadable pages of ordinary mappings (a file truncated under a mapping,
  * a clone released by another thread) are counted: the core stays
@@ -19,11 +28,12 @@
  */
 #include "elfcore/elfcore.h"
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define EC_CHUNK (1u << 20)	/* bytes of memory read at once */
 #define EC_OUTBUF (64u << 10)	/* small writes (headers, notes) are gathered */
 
 static const uint8_t zero_page[EC_PAGE];
@@ -170,47 +180,124 @@ static const struct pss_auxpage *aux_find(const struct ec_core *c, uint64_t addr
 	return NULL;
 }
 
-/* Fill @buf with the @len bytes of @m at @addr as the snapshot saw them. */
-static void chunk_read(struct ec_core *c, const struct ec_map *m, uint64_t addr, uint8_t *buf,
+/* ---- reading the clone ---- */
+
+/* Read @len bytes of @m at @addr into @buf.  Unreadable pages become zeros
+ * and are counted, unless an aux page or a special mapping (the gate page
+ * may be unreadable for the kernel too: no loss) stands for them. */
+static void range_read(struct ec_core *c, const struct ec_map *m, uint64_t addr, uint8_t *buf,
 		       size_t len)
 {
-	const struct pss_auxpage *a;
 	size_t off;
 
-	if (m->aux_only || mem_read(c->mem_fd, buf, len, addr)) {
-		/* Page by page: keep what is readable, zeros for the rest. */
-		for (off = 0; off < len; off += EC_PAGE) {
-			size_t k = (size_t)MIN((uint64_t)len - off, EC_PAGE);
-
-			if (!m->aux_only && !mem_read(c->mem_fd, buf + off, k, addr + off))
-				continue;
-			memset(buf + off, 0, k);
-			/* The gate page and special mappings may be unreadable
-			 * for the kernel too; that is no loss. */
-			if (!m->special && !(m->aux && aux_find(c, addr + off)))
-				c->bad_pages++;
-		}
-	}
-	if (!m->aux)
+	if (!m->aux_only && !mem_read(c->mem_fd, buf, len, addr))
 		return;
+	/* Page by page: keep what is readable, zeros for the rest. */
 	for (off = 0; off < len; off += EC_PAGE) {
-		a = aux_find(c, addr + off);
-		if (a)
-			memcpy(buf + off, a->data, (size_t)MIN((uint64_t)len - off, EC_PAGE));
+		size_t k = (size_t)MIN((uint64_t)len - off, EC_PAGE);
+
+		if (!m->aux_only && !mem_read(c->mem_fd, buf + off, k, addr + off))
+			continue;
+		memset(buf + off, 0, k);
+		if (!m->special && !(m->aux && aux_find(c, addr + off)))
+			c->bad_pages++;
 	}
 }
 
-/* Write a chunk: runs of pages with data, holes for all-zero pages. */
-static int chunk_write(struct ec_out *o, const uint8_t *buf, size_t len)
+/*
+ * Is @m private anonymous memory, where a page the clone never populated
+ * (neither present nor swapped in its pagemap) reads as zeros?  Not a file
+ * mapping (such a page is read from the file), not shared memory (its pages
+ * live in shmem whether or not this mm maps them), not a special mapping
+ * ([vdso] pages are inserted at fault time), not hugetlb or driver memory.
+ */
+static bool map_is_private_anon(const struct ec_map *m)
 {
-	size_t off = 0, run = 0;
+	const uint64_t not_anon = PSS_LINUX_VM_SHARED | PSS_LINUX_VM_MAYSHARE | PSS_LINUX_VM_HUGETLB |
+				  PSS_LINUX_VM_IO | PSS_LINUX_VM_PFNMAP | PSS_LINUX_VM_MIXEDMAP;
+	const char *n = m->name;
+
+	if (m->file || m->shared || m->special || m->no_read || m->aux_only)
+		return false;
+	if (m->have_vmflags && (m->vmflags & not_anon))
+		return false;
+	return !n[0] || !strcmp(n, "[heap]") || !strcmp(n, "[stack]") || !strncmp(n, "[anon:", 6);
+}
+
+/* pagemap bits 57..63: uffd-wp, guard region (6.15+), (59, 60 zero), file
+ * page or shared anon, swapped, present.  An entry with none of them is a
+ * page the clone never populated; anything else (a guard region included)
+ * is read as it always was. */
+#define EC_PM_POPULATED (~0ull << 57)
+
+/* Mark in @zero the pages of [@addr, +@npages) the clone never populated;
+ * false when pagemap cannot tell (then every page is read). */
+static bool pagemap_holes(struct ec_core *c, uint64_t addr, size_t npages, uint64_t *ent,
+			  bool *zero)
+{
+	size_t len = npages * sizeof(*ent), i;
+	ssize_t n;
+
+	n = pread(c->pagemap_fd, ent, len, (off_t)(addr / EC_PAGE * sizeof(*ent)));
+	if (n != (ssize_t)len)
+		return false;
+	for (i = 0; i < npages; i++)
+		zero[i] = !(ent[i] & EC_PM_POPULATED);
+	return true;
+}
+
+/* ---- the pipeline: the caller reads the clone, a thread writes ---- */
+
+#define EC_CHUNK (1u << 20)	/* bytes of memory read at once */
+#define EC_CHUNK_PAGES (EC_CHUNK / EC_PAGE)
+#define EC_NSLOT 4		/* chunks in flight (larger chunks measured slower) */
+
+/* One chunk on its way from the clone to the fd. */
+struct ec_slot {
+	uint8_t *buf;			/* EC_CHUNK bytes */
+	size_t len;			/* bytes of the chunk */
+	bool hole;			/* nothing read: @len bytes of hole */
+	bool known_zero;		/* zero[] marks pages never populated (not in buf) */
+	bool zero[EC_CHUNK_PAGES];
+};
+
+/*
+ * A ring of EC_NSLOT slots between the reading thread (the caller: pread of
+ * /proc/CLONE/mem, the progress callback) and a writing thread that owns
+ * the ec_out while memory streams (zero detection, write(2), lseek), so
+ * the next chunk is read while the previous one is written.  head and tail
+ * run freely; slot head % EC_NSLOT is the reader's while head - tail <
+ * EC_NSLOT, slot tail % EC_NSLOT the writer's while tail < head.  Without
+ * a thread (pthread_create failed) slot 0 is written at once.
+ */
+struct ec_pipe {
+	struct ec_out *o;
+	uint8_t *mem;			/* the slots' buffers, then o->buf */
+	bool threaded;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t filled, emptied;
+	unsigned head, tail;		/* slots queued, slots written */
+	bool closing;			/* nothing more comes: end once the ring is empty */
+	bool stop;			/* abandon what is queued */
+	int err;			/* the writer's error */
+	uint64_t done;			/* o->pos after the last slot written */
+	struct ec_slot slot[EC_NSLOT];
+	uint64_t ent[EC_CHUNK_PAGES];	/* pagemap entries of the chunk being read */
+};
+
+/* Write a chunk: runs of pages with data, holes for all-zero pages. */
+static int chunk_write(struct ec_out *o, const struct ec_slot *sl)
+{
+	const uint8_t *buf = sl->buf;
+	size_t off = 0, run = 0, len = sl->len;
 	int err;
 
 	while (off < len) {
 		size_t k = (size_t)MIN((uint64_t)len - off, EC_PAGE);
-		bool zero = !memcmp(buf + off, zero_page, k);
+		bool zero = sl->known_zero && sl->zero[off / EC_PAGE];
 
-		if (zero) {
+		if (zero || !memcmp(buf + off, zero_page, k)) {
 			if (off > run) {
 				err = out_write(o, buf + run, off - run);
 				if (err)
@@ -224,65 +311,250 @@ static int chunk_write(struct ec_out *o, const uint8_t *buf, size_t len)
 	return len > run ? out_write(o, buf + run, len - run) : 0;
 }
 
+static int slot_write(struct ec_out *o, const struct ec_slot *sl)
+{
+	if (sl->hole) {
+		out_hole(o, sl->len);
+		return 0;
+	}
+	return chunk_write(o, sl);
+}
+
+static void *writer_main(void *arg)
+{
+	struct ec_pipe *p = arg;
+	int err;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (p->tail == p->head && !p->closing && !p->stop)
+			pthread_cond_wait(&p->filled, &p->lock);
+		if (p->stop || p->tail == p->head)
+			break;
+		pthread_mutex_unlock(&p->lock);
+		err = slot_write(p->o, &p->slot[p->tail % EC_NSLOT]);
+		pthread_mutex_lock(&p->lock);
+		p->tail++;
+		p->done = p->o->pos;
+		if (err) {
+			p->err = err;
+			p->stop = true;
+		}
+		pthread_cond_signal(&p->emptied);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* Start the writing thread, with every signal blocked: the caller's
+ * handlers stay on the caller's threads. */
+static void pipe_start(struct ec_pipe *p)
+{
+	sigset_t all, old;
+
+	if (pthread_mutex_init(&p->lock, NULL))
+		return;
+	if (pthread_cond_init(&p->filled, NULL))
+		goto out_lock;
+	if (pthread_cond_init(&p->emptied, NULL))
+		goto out_filled;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	p->threaded = !pthread_create(&p->thread, NULL, writer_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (p->threaded)
+		return;
+	pr_debug("core: no writer thread, writing inline");
+	pthread_cond_destroy(&p->emptied);
+out_filled:
+	pthread_cond_destroy(&p->filled);
+out_lock:
+	pthread_mutex_destroy(&p->lock);
+}
+
+/* Wait for the writer to write what is queued (with @abandon: only to
+ * stop) and end it.  The writer's error, or 0. */
+static int pipe_end(struct ec_pipe *p, bool abandon)
+{
+	if (!p->threaded)
+		return p->err;
+	pthread_mutex_lock(&p->lock);
+	p->closing = true;
+	if (abandon)
+		p->stop = true;
+	pthread_cond_signal(&p->filled);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	p->threaded = false;
+	pthread_cond_destroy(&p->emptied);
+	pthread_cond_destroy(&p->filled);
+	pthread_mutex_destroy(&p->lock);
+	return p->err;
+}
+
+/* The next slot to fill, or NULL once the writer failed. */
+static struct ec_slot *pipe_get(struct ec_pipe *p)
+{
+	struct ec_slot *sl = NULL;
+
+	if (!p->threaded)
+		return p->err ? NULL : &p->slot[0];
+	pthread_mutex_lock(&p->lock);
+	while (p->head - p->tail == EC_NSLOT && !p->stop)
+		pthread_cond_wait(&p->emptied, &p->lock);
+	if (!p->stop)
+		sl = &p->slot[p->head % EC_NSLOT];
+	pthread_mutex_unlock(&p->lock);
+	return sl;
+}
+
+/* Queue the slot pipe_get() gave; 0 or the (inline) write's error. */
+static int pipe_put(struct ec_pipe *p)
+{
+	if (!p->threaded) {
+		p->err = slot_write(p->o, &p->slot[0]);
+		p->done = p->o->pos;
+		return p->err;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->head++;
+	pthread_cond_signal(&p->filled);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+/* Bytes of the core written so far (holes included). */
+static uint64_t pipe_done(struct ec_pipe *p)
+{
+	uint64_t done;
+
+	if (!p->threaded)
+		return p->done;
+	pthread_mutex_lock(&p->lock);
+	done = p->done;
+	pthread_mutex_unlock(&p->lock);
+	return done;
+}
+
+/* Fill @sl with the chunk of @m at @addr as the snapshot saw it: pages the
+ * clone never populated are only marked, the rest is read, then the
+ * auxiliary pages are laid over. */
+static void chunk_read(struct ec_core *c, struct ec_pipe *p, const struct ec_map *m,
+		       uint64_t addr, struct ec_slot *sl)
+{
+	size_t np = (sl->len + EC_PAGE - 1) / EC_PAGE, i, j, off;
+	const struct pss_auxpage *a;
+	uint8_t *buf = sl->buf;
+
+	sl->known_zero = c->use_pagemap && map_is_private_anon(m) &&
+			 pagemap_holes(c, addr, np, p->ent, sl->zero);
+	if (!sl->known_zero) {
+		range_read(c, m, addr, buf, sl->len);
+	} else {
+		for (i = 0; i < np; i = j + 1) {
+			if (sl->zero[i]) {
+				j = i;
+				continue;
+			}
+			for (j = i; j + 1 < np && !sl->zero[j + 1]; j++)
+				;
+			off = i * EC_PAGE;
+			range_read(c, m, addr + off, buf + off,
+				   (size_t)MIN((uint64_t)sl->len, (j + 1) * EC_PAGE) - off);
+		}
+	}
+	if (!m->aux)
+		return;
+	for (off = 0; off < sl->len; off += EC_PAGE) {
+		a = aux_find(c, addr + off);
+		if (!a)
+			continue;
+		memcpy(buf + off, a->data, (size_t)MIN((uint64_t)sl->len - off, EC_PAGE));
+		if (sl->known_zero)
+			sl->zero[off / EC_PAGE] = false;
+	}
+}
+
 struct ec_progress {
 	int (*fn)(void *ctx, unsigned long long done, unsigned long long total);
 	void *ctx;
 };
 
-static int progress_report(const struct ec_progress *p, const struct ec_out *o, uint64_t total)
+static int progress_report(const struct ec_progress *p, uint64_t done, uint64_t total)
 {
-	if (p->fn && p->fn(p->ctx, o->pos, total))
+	if (p->fn && p->fn(p->ctx, done, total))
 		return -ECANCELED;
 	return 0;
 }
 
-static int dump_map(struct ec_core *c, struct ec_out *o, const struct ec_map *m, uint8_t *buf,
-		    const struct ec_progress *p)
+static int dump_map(struct ec_core *c, struct ec_pipe *p, const struct ec_map *m,
+		    const struct ec_progress *pr)
 {
 	uint64_t addr = m->start, end = m->start + m->filesz;
+	struct ec_slot *sl;
 	int err;
 
 	while (addr < end) {
-		size_t n = (size_t)MIN(end - addr, (uint64_t)EC_CHUNK);
-
-		if (m->no_read) {
-			out_hole(o, n);
-		} else {
-			chunk_read(c, m, addr, buf, n);
-			err = chunk_write(o, buf, n);
-			if (err) {
-				c->out_failed = true;
-				return err;
-			}
-		}
-		addr += n;
-		err = progress_report(p, o, c->total);
-		if (err) {
-			c->out_failed = true;
+		sl = pipe_get(p);
+		if (!sl)
+			return p->err;
+		sl->len = (size_t)MIN(end - addr, (uint64_t)EC_CHUNK);
+		sl->hole = m->no_read;
+		sl->known_zero = false;
+		if (!m->no_read)
+			chunk_read(c, p, m, addr, sl);
+		addr += sl->len;
+		err = pipe_put(p);
+		if (!err)
+			err = progress_report(pr, pipe_done(p), c->total);
+		if (err)
 			return err;
-		}
 	}
 	return 0;
+}
+
+/* Every PT_LOAD's bytes, through the pipeline; an error is the output's
+ * (a write, or the progress callback). */
+static int dump_maps(struct ec_core *c, struct ec_pipe *p, const struct ec_progress *pr)
+{
+	size_t i;
+	int err = 0, werr;
+
+	pipe_start(p);
+	for (i = 0; !err && i < c->nmaps; i++)
+		if (c->maps[i].filesz)
+			err = dump_map(c, p, &c->maps[i], pr);
+	werr = pipe_end(p, err != 0);
+	return err ? err : werr;
 }
 
 int ec_write(struct ec_core *c, int fd,
 	     int (*progress)(void *ctx, unsigned long long done, unsigned long long total),
 	     void *progress_ctx)
 {
-	struct ec_progress p = { progress, progress_ctx };
+	struct ec_progress pr = { progress, progress_ctx };
 	struct ec_out o = { .fd = fd };
-	uint8_t *buf, *hdr = NULL;
+	struct ec_pipe *p;
+	uint8_t *hdr = NULL;
 	Elf64_Shdr sh;
 	size_t i;
 	int err;
 
 	o.seekable = lseek(fd, 0, SEEK_CUR) >= 0 && !(fcntl(fd, F_GETFL) & O_APPEND);
-	buf = pss_malloc(EC_CHUNK + EC_OUTBUF);
-	if (!buf)
+	p = pss_calloc(1, sizeof(*p));
+	if (!p)
 		return -ENOMEM;
-	o.buf = buf + EC_CHUNK;
+	p->mem = pss_malloc((size_t)EC_NSLOT * EC_CHUNK + EC_OUTBUF);
+	if (!p->mem) {
+		err = -ENOMEM;
+		goto out_pipe;
+	}
+	p->o = &o;
+	for (i = 0; i < EC_NSLOT; i++)
+		p->slot[i].buf = p->mem + i * EC_CHUNK;
+	o.buf = p->mem + (size_t)EC_NSLOT * EC_CHUNK;
 	c->out_failed = true;	/* until memory streaming starts */
-	err = progress_report(&p, &o, c->total);
+	err = progress_report(&pr, o.pos, c->total);
 	if (err)
 		goto out_free;
 	hdr = pss_malloc(ec_headers_size(c));
@@ -298,13 +570,11 @@ int ec_write(struct ec_core *c, int fd,
 	if (err)
 		goto out_free;
 	out_hole(&o, c->data_off - o.pos);
-	c->out_failed = false;
-	for (i = 0; !err && i < c->nmaps; i++)
-		if (c->maps[i].filesz)
-			err = dump_map(c, &o, &c->maps[i], buf, &p);
+	/* Reading never fails the write (unreadable pages are counted): an
+	 * error from here on is the output's. */
+	err = dump_maps(c, p, &pr);
 	if (err)
 		goto out_free;
-	c->out_failed = true;
 	if (c->shoff) {
 		ec_shdr_fill(c, &sh);
 		err = out_write(&o, &sh, sizeof(sh));
@@ -312,12 +582,14 @@ int ec_write(struct ec_core *c, int fd,
 	if (!err)
 		err = out_finish(&o);
 	if (!err)
-		err = progress_report(&p, &o, c->total);
+		err = progress_report(&pr, o.pos, c->total);
 	if (!err)
 		c->out_failed = false;
 out_free:
 	pss_free(hdr);
-	pss_free(buf);
+	pss_free(p->mem);
+out_pipe:
+	pss_free(p);
 	return err;
 }
 
@@ -408,6 +680,9 @@ static int core_write(const struct pss_snapshot *s, int fd, unsigned flags,
 				  "(PSS_CAPTURE_THREADS | PSS_CAPTURE_THREAD_CONTEXT)");
 		goto out;
 	}
+	/* Optional: without it every page is read. */
+	c.pagemap_fd = openat(dir, "pagemap", O_RDONLY | O_CLOEXEC);
+	c.use_pagemap = c.pagemap_fd >= 0;
 	c.filter = read_filter(s, dir);
 	if (read_fileat(dir, "auxv", (char **)&c.auxv, &c.auxv_len))
 		c.auxv_len = 0;
@@ -430,6 +705,8 @@ static int core_write(const struct pss_snapshot *s, int fd, unsigned flags,
 		err = -EFAULT;
 	}
 out:
+	if (c.use_pagemap)
+		close(c.pagemap_fd);
 	close(dir);
 	ec_core_release(&c);
 	return err;
