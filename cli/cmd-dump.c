@@ -119,31 +119,6 @@ static char sig_tmp[NAME_MAX + 1];
 static volatile sig_atomic_t sig_tmp_set;
 static volatile sig_atomic_t sig_cont_pid;
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* "1.02 GiB": three significant digits in binary units. */
-static char *fmt_size(double b, char *buf, size_t cap)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	int u = 0;
-
-	while (b >= 1024 && u < 5) {
-		b /= 1024;
-		u++;
-	}
-	if (!u)
-		snprintf(buf, cap, "%.0f B", b);
-	else
-		snprintf(buf, cap, "%.*f %s", b < 10 ? 2 : b < 100 ? 1 : 0, b, unit[u]);
-	return buf;
-}
-
 /*
  * on_signal() - the first SIGINT/SIGTERM/SIGHUP asks the dump to stop (the
  * progress callback cancels the write, the error path cleans up); a second
@@ -195,7 +170,7 @@ static void signals_reraise(void)
 static int tmp_named(struct outfile *of)
 {
 	static const char az[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-	uint64_t r = mono_ns() ^ ((uint64_t)getpid() << 32);
+	uint64_t r = cli_mono_ns() ^ ((uint64_t)getpid() << 32);
 	char suffix[7];
 	int tries, fd;
 
@@ -350,7 +325,7 @@ static int out_commit(struct outfile *of)
 static int on_progress(void *ctx, unsigned long long done, unsigned long long total)
 {
 	struct progress *p = ctx;
-	uint64_t now = mono_ns();
+	uint64_t now = cli_mono_ns();
 	char a[32], b[32], c[32], left[32] = "";
 	double s, rate;
 
@@ -369,9 +344,9 @@ static int on_progress(void *ctx, unsigned long long done, unsigned long long to
 		snprintf(left, sizeof(left), ", %llu:%02llu left", t / 60, t % 60);
 	}
 	fprintf(stderr, "%s%s: %s of %s (%.0f%%), %s/s%s%s", p->tty ? "\r" : "", p->name,
-		fmt_size((double)done, a, sizeof(a)), fmt_size((double)total, b, sizeof(b)),
+		cli_fmt_size((double)done, a, sizeof(a)), cli_fmt_size((double)total, b, sizeof(b)),
 		total ? 100.0 * (double)done / (double)total : 0.0,
-		fmt_size(rate, c, sizeof(c)), left, p->tty ? "\033[K" : "\n");
+		cli_fmt_size(rate, c, sizeof(c)), left, p->tty ? "\033[K" : "\n");
 	return 0;
 }
 
@@ -539,7 +514,7 @@ static bool freeze(HANDLE h, pid_t pid)
 		return false;
 	}
 	sig_cont_pid = pid;
-	for (t0 = mono_ns(); mono_ns() - t0 < 2000000000ull; ) {
+	for (t0 = cli_mono_ns(); cli_mono_ns() - t0 < 2000000000ull; ) {
 		if (target_state(pid) == 'T')
 			break;
 		usleep(200);
@@ -705,7 +680,7 @@ static int dump_one(pid_t pid, const struct dump_opts *o, struct dump_result *r)
 	PSS_PERFORMANCE_COUNTERS pc;
 	struct progress p = { 0 };
 	bool to_stdout = !strcmp(o->prefix, "-"), frozen = false;
-	uint64_t t0 = mono_ns(), tstop = 0;
+	uint64_t t0 = cli_mono_ns(), tstop = 0;
 	HANDLE h = NULL;
 	HPSS s = NULL;
 	int rc;
@@ -720,7 +695,7 @@ static int dump_one(pid_t pid, const struct dump_opts *o, struct dump_result *r)
 		goto out_file;
 	if (o->freeze) {
 		frozen = freeze(h, pid);
-		tstop = mono_ns();
+		tstop = cli_mono_ns();
 	}
 	rc = dump_snapshot(h, o, &s, r);
 	if (rc)
@@ -731,9 +706,9 @@ static int dump_one(pid_t pid, const struct dump_opts *o, struct dump_result *r)
 	p.name = to_stdout ? "core" : r->file;
 	p.show = o->progress;
 	p.tty = isatty(STDERR_FILENO);
-	p.t0 = p.last = mono_ns();
+	p.t0 = p.last = cli_mono_ns();
 	rc = dump_write(s, to_stdout ? STDOUT_FILENO : of.fd, o, &p, r);
-	r->pause_ms = frozen ? (double)(mono_ns() - tstop) / 1e6 : (double)li.pause_ns / 1e6;
+	r->pause_ms = frozen ? (double)(cli_mono_ns() - tstop) / 1e6 : (double)li.pause_ns / 1e6;
 	thaw(h, frozen);
 	frozen = false;
 	if (rc != EXIT_FAILURE_ && !to_stdout) {
@@ -751,7 +726,7 @@ out_file:
 	if (!to_stdout)
 		out_abort(&of);
 out:
-	r->seconds = (double)(mono_ns() - t0) / 1e9;
+	r->seconds = (double)(cli_mono_ns() - t0) / 1e9;
 	r->status = rc == EXIT_OK ? "ok" : rc == EXIT_PARTIAL ? "partial" : "failed";
 	return rc;
 }
@@ -787,9 +762,9 @@ static void summary(pid_t pid, const struct dump_opts *o, const struct dump_resu
 		fprintf(stderr, "pss dump: pid %d: %s\n", pid, r->error);
 		return;
 	}
-	fmt_size((double)r->bytes, a, sizeof(a));
-	fmt_size((double)r->core_bytes, b, sizeof(b));
-	fmt_size(rate, c, sizeof(c));
+	cli_fmt_size((double)r->bytes, a, sizeof(a));
+	cli_fmt_size((double)r->core_bytes, b, sizeof(b));
+	cli_fmt_size(rate, c, sizeof(c));
 	if (!strcmp(r->file, "-"))
 		fprintf(stderr, "pid %d (stdout): %s", pid, a);
 	else

@@ -66,31 +66,6 @@ static volatile sig_atomic_t watch_signal;
 
 static const int stop_sigs[] = { SIGINT, SIGTERM, SIGHUP };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* "1.02 GiB": three significant digits in binary units. */
-static char *fmt_size(double b, char *buf, size_t cap)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	int u = 0;
-
-	while (b >= 1024 && u < 5) {
-		b /= 1024;
-		u++;
-	}
-	if (!u)
-		snprintf(buf, cap, "%.0f B", b);
-	else
-		snprintf(buf, cap, "%.*f %s", b < 10 ? 2 : b < 100 ? 1 : 0, b, unit[u]);
-	return buf;
-}
-
 /* ---- sampling ---- */
 
 /* read_small() - a /proc file of @pid into @buf (NUL-terminated).  Returns
@@ -178,7 +153,7 @@ static int take_sample(pid_t pid, int pidfd, struct sample *s)
 {
 	int ret;
 
-	s->t_ns = mono_ns();
+	s->t_ns = cli_mono_ns();
 	ret = read_ticks(pid, &s->ticks);
 	if (!ret)
 		ret = read_rss(pid, &s->rss);
@@ -210,7 +185,7 @@ static enum wake wait_event(int pidfd, int sfd, uint64_t deadline, int *sig)
 	int n;
 
 	for (;;) {
-		now = mono_ns();
+		now = cli_mono_ns();
 		n = poll(pf, 2, now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -328,17 +303,17 @@ static void report(const struct watch_opts *o, const char *file, const char *tri
 	if (is_cpu)
 		snprintf(a, sizeof(a), "%.1f%%", value);
 	else
-		fmt_size(value, a, sizeof(a));
+		cli_fmt_size(value, a, sizeof(a));
 	if (is_cpu)
 		snprintf(b, sizeof(b), "%g%%", o->cpu);
 	else
-		fmt_size((double)o->rss, b, sizeof(b));
+		cli_fmt_size((double)o->rss, b, sizeof(b));
 	if (!strcmp(status, "failed"))
 		fprintf(stderr, "pss watch: pid %d: %s %s >= %s: %s\n", o->pid, trig, a, b,
 			r->error);
 	else
 		fprintf(stderr, "%s: %s %s >= %s; %s in %.2f s; target paused %.1f ms (%u of %u)%s%s\n",
-			file, trig, a, b, fmt_size((double)r->bytes, c, sizeof(c)), r->seconds,
+			file, trig, a, b, cli_fmt_size((double)r->bytes, c, sizeof(c)), r->seconds,
 			r->pause_ms, k, o->count, r->error[0] ? "; " : "", r->error);
 	if (!o->json)
 		return;
@@ -440,7 +415,7 @@ static int watch_loop(const struct watch_opts *o, HANDLE h, int sfd, sigset_t *s
 		}
 		if (!trig || (dumped && cur.t_ns - last < gap_ns))
 			continue;
-		last = mono_ns();
+		last = cli_mono_ns();
 		dumped = true;
 		rc = watch_dump(o, h, set, trig, value, done + 1, sig);
 		if (*sig) {

@@ -358,3 +358,28 @@ int cli_find_by_name(const char *name, pid_t **pids, size_t *npids)
 	closedir(d);
 	return 0;
 }
+
+uint64_t cli_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* "1.02 GiB": three significant digits in binary units. */
+char *cli_fmt_size(double b, char *buf, size_t cap)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	int u = 0;
+
+	while (b >= 1024 && u < 5) {
+		b /= 1024;
+		u++;
+	}
+	if (!u)
+		snprintf(buf, cap, "%.0f B", b);
+	else
+		snprintf(buf, cap, "%.*f %s", b < 10 ? 2 : b < 100 ? 1 : 0, b, unit[u]);
+	return buf;
+}

@@ -40,6 +40,8 @@ char *cli_utf16(const WCHAR *s, size_t bytes, char *buf, size_t cap);
 /* FILETIME to "YYYY-MM-DD HH:MM:SS" (absolute) or seconds (duration). */
 void cli_filetime(FILETIME ft, char *buf, size_t cap);
 double cli_duration_s(FILETIME ft);
+uint64_t cli_mono_ns(void);				/* CLOCK_MONOTONIC in ns */
+char *cli_fmt_size(double bytes, char *buf, size_t cap);	/* "1.02 GiB" */
 
 int cmd_info(pid_t pid, const struct cli_opts *o);
 int cmd_threads(pid_t pid, const struct cli_opts *o);
