@@ -178,6 +178,8 @@ static int capture_stop(struct pss_snapshot *s, const struct capture_args *a, in
 	}
 	job.opts.timeout_ms = a->timeout_ms;
 	job.opts.want_xstate = (a->context_flags & CONTEXT_XSTATE) == CONTEXT_XSTATE;
+	job.opts.want_debugregs = (a->context_flags & CONTEXT_DEBUG_REGISTERS) ==
+				  CONTEXT_DEBUG_REGISTERS;
 	job.opts.pidfd = a->pidfd;
 	err = tracer_run(freeze_job_run, &job);
 	if (!err && want_clone)

@@ -101,6 +101,7 @@ struct freeze {
 	unsigned nseized;		/* every thread we ever seized */
 	uint64_t deadline;		/* CLOCK_MONOTONIC ns */
 	bool releasing;			/* in freeze_release: stops are only let go */
+	bool want_debugregs;
 };
 
 /*
@@ -539,7 +540,7 @@ static int freeze_read_thread(struct freeze *f, struct frz_thread *t)
 		if (!getregset(t->tid, NT_X86_XSTATE, r->xstate, &len))
 			r->xstate_len = len;
 	}
-	for (i = 0; i < ARRAY_SIZE(dr); i++) {
+	for (i = 0; f->want_debugregs && i < ARRAY_SIZE(dr); i++) {
 		errno = 0;
 		r->debugregs[dr[i]] = (uint64_t)ptrace(PTRACE_PEEKUSER, t->tid,
 			(void *)offsetof(struct user, u_debugreg[dr[i]]), 0);
@@ -1127,6 +1128,7 @@ int freeze_capture_regs(struct pss_snapshot *s, const struct freeze_opts *o, uin
 	uint64_t t0, t1;
 	int err;
 
+	f.want_debugregs = o->want_debugregs;
 	err = freeze_prepare(&f, s, o->want_xstate);
 	if (err)
 		return err;

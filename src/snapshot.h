@@ -180,6 +180,7 @@ struct clone_req;
 struct freeze_opts {
 	unsigned timeout_ms;
 	bool want_xstate;
+	bool want_debugregs;		/* six PTRACE_PEEKUSER per thread: only when asked */
 	int pidfd;			/* the target, to confirm identity */
 	struct clone_req *clone;	/* inject the VA clone inside the stop (inject.h) */
 };
