@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The victim of the scale tests and of bench/scale: a process that grows,
+ * on command, to thousands of threads, hundreds of thousands of fds or tens
+ * of thousands of mappings, and answers on stdin while a capture runs.
+ *
+ *   threads K    K more threads (64 KiB stacks), each asleep in FUTEX_WAIT
+ *                -> "n=<threads made so far> err=<errno of the first failure>"
+ *   fds K        K more fds (dups of /dev/null, with an eventfd and a pipe
+ *                now and then), RLIMIT_NOFILE raised first if needed
+ *                -> "n=<fds made so far> err=<errno>"
+ *   maps K       one anonymous area of K pages, every other page made
+ *                read-only: K more entries in /proc/PID/maps
+ *                -> "n=<pages> err=<errno>"
+ *   ping         -> "pong threads=<made> fds=<made> maps=<pages>"
+ *
+ * Sizes are counted by the victim itself so that a test can tell a refusal
+ * of the kernel (err=EAGAIN, EMFILE, ENOMEM) from a failure of the library.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+/* the shared helpers this victim has no use for (the spinner, ...) */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "victim-common.h"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+#define SCALE_STACK (64u << 10)
+
+static uint32_t hold;		/* futex word the sleepers wait on, never changed */
+static long nthreads, nfds, npages;
+
+/* A sleeper: FUTEX_WAIT restarts by itself after a ptrace stop. */
+static void *sleeper(void *arg)
+{
+	for (;;)
+		syscall(SYS_futex, &hold, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	return NULL;
+}
+
+static void cmd_threads(long k)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	sigset_t all, old;
+	int err = 0;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SCALE_STACK);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* sleepers take no signal: the command thread keeps them all */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (long i = 0; i < k; i++) {
+		err = pthread_create(&th, &attr, sleeper, NULL);
+		if (err)
+			break;
+		nthreads++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	reply("n=%ld err=%d", nthreads, err);
+}
+
+/* raise_nofile() - make room for @want fds (root may go up to nr_open). */
+static int raise_nofile(long want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return errno;
+	if ((long)rl.rlim_cur >= want)
+		return 0;
+	rl.rlim_cur = want;
+	if ((long)rl.rlim_max < want)
+		rl.rlim_max = want;
+	return setrlimit(RLIMIT_NOFILE, &rl) ? errno : 0;
+}
+
+static void cmd_fds(long k)
+{
+	int base, err, p[2];
+	long made = 0;
+
+	err = raise_nofile(nfds + k + 64);
+	base = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (base < 0) {
+		reply("n=%ld err=%d", nfds, errno);
+		return;
+	}
+	while (made < k) {
+		int fd;
+
+		if (made % 1024 == 0 && k - made >= 2) {
+			/* a little variety: a pipe pair every 1024 fds */
+			if (pipe(p)) {
+				err = errno;
+				break;
+			}
+			made += 2;
+			continue;
+		}
+		fd = made % 512 == 1 ? eventfd(0, 0) : dup(base);
+		if (fd < 0) {
+			err = errno;
+			break;
+		}
+		made++;
+	}
+	close(base);
+	nfds += made;
+	reply("n=%ld err=%d", nfds, err);
+}
+
+static void cmd_maps(long k)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char *a;
+	int err = 0;
+
+	a = mmap(NULL, (size_t)k * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED) {
+		reply("n=%ld err=%d", npages, errno);
+		return;
+	}
+	/* odd pages read-only: no two neighbours can merge, k VMAs */
+	for (long i = 1; i < k; i += 2) {
+		if (mprotect(a + i * pg, pg, PROT_READ)) {
+			err = errno;
+			break;
+		}
+	}
+	if (!err)
+		npages += k;
+	reply("n=%ld err=%d", npages, err);
+}
+
+static void command(char *line)
+{
+	char *arg = cmd_split(line);
+	long n = atol(arg);
+
+	if (!strcmp(line, "threads"))
+		cmd_threads(n);
+	else if (!strcmp(line, "fds"))
+		cmd_fds(n);
+	else if (!strcmp(line, "maps"))
+		cmd_maps(n);
+	else if (!strcmp(line, "ping"))
+		reply("pong threads=%ld fds=%ld maps=%ld", nthreads, nfds, npages);
+	else
+		reply("error unknown command %s", line);
+}
+
+int main(int argc, char **argv)
+{
+	return serve(command);
+}
