@@ -5,6 +5,7 @@
 #   make check           dependencies, -Werror build, all tests, then all tests
 #                        again under ASan+UBSan; ends with "N passed, N failed"
 #   make demo            dependencies, build, capture the bundled demo target
+#   make fuzz            every libFuzzer target for FUZZ_TIME seconds (default 60)
 #   make install PREFIX=/usr/local DESTDIR=
 #   V=1                  show commands
 #   BUILD=dir SANITIZE=1 an ASan+UBSan build in another directory
@@ -178,6 +179,50 @@ demo: deps all $(BUILD)/tests/targets/demo-target
 
 -include bench/bench.mk
 
+# ---- fuzzing ----
+# libFuzzer targets (tests/fuzz/fuzz-*.c) over the /proc parsers and the
+# handle and VA mapping rules, linked with the library rebuilt by clang
+# with ASan+UBSan in $(BUILD)/fuzz (the gcc build is untouched).  The plain
+# check builds them; tests/fuzz/run.sh replays the corpus and regress
+# inputs and fuzzes each target for a few seconds.  make fuzz FUZZ_TIME=60
+# fuzzes each target that long, keeping what it learns in $(BUILD)/fuzz/corpus.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude -Isrc -DPSS_FAULT_INJECTION $(FUZZ_SAN)
+FUZZ_LIB_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS))
+FUZZ_LIB := $(BUILD)/fuzz/libpss-fuzz.a
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
+
+$(BUILD)/fuzz/obj/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(call msg,CLANG,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fvisibility=hidden -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h $(FUZZ_LIB)
+	$(call msg,CLANG,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) -lpthread -o $@
+
+# fuzz-elf includes vaspace.c to reach its static ELF probe.
+$(BUILD)/fuzz/fuzz-elf: src/vaspace.c $(LIB_HDRS)
+
+fuzzers: $(FUZZERS)
+
+# Built by the plain check only (tests/run-tests.sh runs them there), and
+# only where clang is installed (scripts/deps.sh build installs it).
+ifneq ($(SANITIZE),1)
+ifneq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
+tests: fuzzers
+endif
+endif
+
+fuzz: deps fuzzers
+	$(Q)tests/fuzz/run.sh --long $(FUZZ_TIME) $(BUILD)
+
 # ---- install ----
 MAN1 := $(wildcard docs/man/*.1)
 MAN3 := $(wildcard docs/man/*.3)
@@ -221,6 +266,6 @@ install_man:
 clean:
 	rm -rf build
 
-.PHONY: all tests check check-run check-map-version deps demo install install_headers \
+.PHONY: all tests check check-run check-map-version deps demo fuzz fuzzers install install_headers \
 	install_lib install_pkgconfig install_bin install_man install_built clean
 .DELETE_ON_ERROR:

@@ -4,7 +4,7 @@
 # exact apt-get line and fails if anything is missing.
 # Usage: scripts/deps.sh [build] [test]
 set -eu
-build="gcc g++ make pkgconf libcmocka-dev libelf-dev libdw-dev libzstd-dev"
+build="gcc g++ make pkgconf libcmocka-dev libelf-dev libdw-dev libzstd-dev clang libclang-rt-14-dev"
 test="gdb elfutils binutils python3 procps lldb zstd"
 want=""
 for group in "$@"; do

@@ -359,9 +359,10 @@ static bool elf_read_phdrs(const struct elf_src *src, const unsigned char *eh, s
 	bool ok;
 
 	if (is64) {
-		const Elf64_Ehdr *e = (const Elf64_Ehdr *)eh;
+		Elf64_Ehdr e;	/* copied: eh is a byte buffer, maybe unaligned */
 
-		phoff = e->e_phoff, phnum = e->e_phnum, phentsize = e->e_phentsize;
+		memcpy(&e, eh, sizeof(e));
+		phoff = e.e_phoff, phnum = e.e_phnum, phentsize = e.e_phentsize;
 		if (phentsize != sizeof(Elf64_Phdr))
 			return false;
 	} else {
