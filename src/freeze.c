@@ -842,7 +842,12 @@ static bool sud_off(pid_t tid)
  * sigsuspend, epoll_pwait): PTRACE_GETSIGMASK gave the thread's real mask
  * and PTRACE_SETSIGMASK clears TIF_RESTORE_SIGMASK, which is consistent
  * only because the call restarts from scratch and installs its temporary
- * mask again.  Last: running user code outside rseq.
+ * mask again.  As good: stopped on its way out of a call that has its
+ * result (orig_rax >= 0, rax no restart code): the registers put back hold
+ * that result and the kernel returns it as it would have (a busy server is
+ * nearly always caught there).  Last: running user code outside rseq.
+ * orig_rax is -1 for every entry but a syscall (entry_64.S sets it), so
+ * orig_rax >= 0 does mean "in a syscall", never a stale value.
  */
 static int frz_inject_rank(const struct freeze *f, const struct frz_thread *t, bool check_rseq)
 {
@@ -858,15 +863,15 @@ static int frz_inject_rank(const struct freeze *f, const struct frz_thread *t, b
 	if (st && !strncmp(st->comm, "iou-", 4))
 		return 0;		/* io_uring workers have no user context */
 	frz_live_regs(t, &r);
-	if (inject_restartable(&r)) {
-		rank = 4;
+	if ((long)r.orig_rax >= 0) {
+		rank = inject_restartable(&r) ? 4 : 3;
 		if (t->group_stop || t->sig_stop)
 			rank--;
-		if (temp_mask_syscall((long)r.orig_rax))
+		if (rank == 4 && temp_mask_syscall((long)r.orig_rax))
 			rank--;
-		return rank;
+		return MAX(rank, 2);
 	}
-	if ((long)r.orig_rax < 0 && (!check_rseq || rseq_idle(f->pid, t->tid)))
+	if (!check_rseq || rseq_idle(f->pid, t->tid))
 		return 1;
 	return 0;
 }
