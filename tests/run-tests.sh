@@ -16,11 +16,12 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 passed=0 failed=0 skipped=0
 progs=$(ls "$build"/tests/layout/test-* "$build"/tests/unit/test-* "$build"/tests/live/test-* \
 	"$build"/examples/* 2>/dev/null | grep -v '\.o$' || true)
-# Scripts of the source tree (the install test, the bounded fuzz run) run
-# once, in the plain build.
+# Scripts of the source tree (the install test, the bounded fuzz run, the
+# real servers) run once, in the plain build.
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${SANITIZE:-}" != 1 ]; then
-	progs="$progs $(ls "$srcdir"/tests/install/test-*.sh "$srcdir"/tests/fuzz/run.sh 2>/dev/null || true)"
+	progs="$progs $(ls "$srcdir"/tests/install/test-*.sh "$srcdir"/tests/fuzz/run.sh \
+		"$srcdir"/tests/servers/test-*.sh 2>/dev/null || true)"
 fi
 echo "== tests of $label"
 for prog in $progs; do
