@@ -751,7 +751,8 @@ static void host_killed_row(const char *step)
 		char line[64];
 		struct target rd = { .out_fd = h.out };
 
-		REQUIRE(target_readline(&rd, line, sizeof(line), 10000) > 0, "the host reported nothing");
+		/* A liveness bound, generous for a loaded machine under ASan. */
+		REQUIRE(target_readline(&rd, line, sizeof(line), 30000) > 0, "the host reported nothing");
 		h.tracer = (pid_t)reply_get(line, "tracer", 0);
 		REQUIRE(h.tracer > 0, "the host has no tracer: %s", line);
 	}
