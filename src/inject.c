@@ -57,6 +57,7 @@
 #define X86_EFLAGS_TF 0x100
 
 #define INJECT_NAP_NS 10000L		/* 10 us between polls of a stop */
+#define INJECT_STEP_NS (5000ull * 1000 * 1000)	/* after a fault point's pause */
 
 static int setregs(pid_t tid, const struct user_regs_struct *r)
 {
@@ -197,8 +198,10 @@ int inject_syscall(struct inject *ij, const struct user_regs_struct *base, long 
 	if (err)
 		return err;
 	ij->injected = true;
-	if (ij->want_clone)
+	if (ij->want_clone) {
 		fault_point("after-setregs");
+		ij->deadline = MAX(ij->deadline, now_ns(CLOCK_MONOTONIC) + INJECT_STEP_NS);
+	}
 	err = inject_step(ij, &event);		/* to the entry stop */
 	if (err)
 		return err;
@@ -210,10 +213,13 @@ int inject_syscall(struct inject *ij, const struct user_regs_struct *base, long 
 			return -errno;
 		ij->child = (pid_t)child;
 		fault_point("after-clone-event");
+		/* A test's pause at a fault point is not the target's slowness. */
+		ij->deadline = MAX(ij->deadline, now_ns(CLOCK_MONOTONIC) + INJECT_STEP_NS);
 		err = inject_take_child(ij, (pid_t)child);
 		if (err)
 			return err;
 		fault_point("after-exitkill");
+		ij->deadline = MAX(ij->deadline, now_ns(CLOCK_MONOTONIC) + INJECT_STEP_NS);
 		event = 0;
 		err = inject_step(ij, &event);	/* to the exit stop */
 		if (err)

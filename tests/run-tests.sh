@@ -49,6 +49,7 @@ for prog in $progs; do
 	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 	if [ "$f" -gt 0 ]; then
 		echo "FAIL $name ($p passed, $f failed, $s skipped)"
+		grep -E '^not ok' "$out" | sed 's/^/    /'
 		grep -vE '^ok ' "$out" | tail -n 60 | sed 's/^/    /'
 	else
 		printf 'ok   %-45s %3d passed %2d skipped\n' "$name" "$p" "$s"
