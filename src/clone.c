@@ -135,14 +135,26 @@ static bool zombie_of(pid_t pid, pid_t target)
 
 int clone_destroy(pid_t target, pid_t clone, pid_t tns, uint64_t gadget)
 {
-	int status, err = 0;
+	int status, err = 0, tries;
 
 	live_del(clone);
 	kill(clone, SIGKILL);
 	/* As its tracer: this takes the ptrace side of the corpse and hands it
-	 * to its real parent, the target. */
-	while (waitpid(clone, &status, __WALL) < 0 && errno == EINTR)
-		;
+	 * to its real parent, the target.  A stop we never collected (the
+	 * clone's first one, when the capture failed early) may be reported
+	 * before the death: wait on until the death itself. */
+	for (tries = 0; tries < 2000; tries++) {
+		pid_t r = waitpid(clone, &status, __WALL | WNOHANG);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || (r == clone && (WIFEXITED(status) || WIFSIGNALED(status))))
+			break;
+		if (r == clone)
+			kill(clone, SIGKILL);
+		else
+			nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+	}
 	fault_point("in-free");
 	if (target > 0 && zombie_of(clone, target))
 		err = freeze_reap_zombies(target, &tns, 1, gadget);
