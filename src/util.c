@@ -263,41 +263,45 @@ int pidfd_open_pid(pid_t pid)
 	return nfd < 0 ? -errno : nfd;
 }
 
-/* The pid of a pidfd from its fdinfo "Pid:" line; -ESRCH once reaped. */
+/* The pid of a pidfd from its fdinfo "Pid:" line; -ESRCH once reaped.
+ * No allocation: it runs before anything else of a capture. */
 pid_t pidfd_get_pid(int pidfd)
 {
-	char path[64], *buf, *p;
+	char path[64], buf[512], *p;
+	ssize_t n;
 	long pid;
-	int err;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-	err = read_file(path, &buf, NULL);
-	if (err)
-		return err == -ENOENT ? -EBADF : err;
-	p = strstr(buf, "\nPid:");
-	if (!p) {
-		pss_free(buf);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -EBADF : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
 		return -EBADF;
-	}
+	buf[n] = '\0';
+	p = strstr(buf, "\nPid:");
+	if (!p)
+		return -EBADF;
 	pid = strtol(p + 5, NULL, 10);
-	pss_free(buf);
 	return pid > 0 ? (pid_t)pid : -ESRCH;
 }
 
 bool is_pidfd(int fd)
 {
-	char path[64], *link;
-	bool ok;
+	char path[64], link[64];
+	ssize_t n;
 
 	if (fd < 0)
 		return false;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if (read_link(path, &link))
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
 		return false;
+	link[n] = '\0';
 	/* "anon_inode:[pidfd]" before pidfs (6.9), "pidfd:[N]" after some kernels. */
-	ok = strstr(link, "pidfd") != NULL;
-	pss_free(link);
-	return ok;
+	return strstr(link, "pidfd") != NULL;
 }
 
 bool pidfd_alive(int pidfd)

@@ -52,7 +52,7 @@ static int find_gadget(struct pss_snapshot *s, int procfd, uint64_t *ret)
 	snprintf(path, sizeof(path), "%s/auxv", dir);
 	err = read_fileat(procfd, path, &buf, &len);
 	if (err)
-		return err == -ENOENT ? -ESRCH : -EPERM;
+		return err == -ENOENT ? -ESRCH : err;
 	proc_auxv_get(buf, len, 33 /* AT_SYSINFO_EHDR */, &vdso);
 	pss_free(buf);
 	if (!vdso)
@@ -268,6 +268,8 @@ int vaclone_prepare(struct pss_snapshot *s, int procfd, struct clone_req *req)
 		return -EOPNOTSUPP;
 	}
 	err = find_gadget(s, procfd, &req->gadget);
+	if (err == -ENOMEM)
+		return err;
 	if (err && target_gone(procfd))
 		return -ESRCH;
 	if (err) {
