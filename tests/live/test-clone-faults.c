@@ -65,6 +65,7 @@ struct child_result {
 	DWORD code;
 	int clone_ok;		/* 1: the snapshot had a clone of the victim */
 	int cap_err;
+	volatile int go;	/* the parent's watcher runs: capture now */
 	char text[240];
 };
 
@@ -73,7 +74,8 @@ struct child_result {
  * CAP_SYS_ADMIN (keeping CAP_SYS_PTRACE), capture @victim with the clone
  * and free the snapshot; the child reports through a shared page.
  */
-static void capture_without_sys_admin(pid_t victim, struct child_result *out)
+static void capture_without_sys_admin(pid_t victim, struct child_result *out, pid_t (*watch)(void *),
+				      void *watch_arg)
 {
 	struct child_result *res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
 					MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -93,6 +95,8 @@ static void capture_without_sys_admin(pid_t victim, struct child_result *out)
 		res->cap_err = drop_cap(CAP_SYS_ADMIN_BIT);
 		if (res->cap_err || have_cap(CAP_SYS_ADMIN_BIT) || !have_cap(19 /* CAP_SYS_PTRACE */))
 			_exit(2);
+		for (int i = 0; i < 10000 && !res->go; i++)
+			usleep(1000);
 		res->code = capture_pid(victim, CLONE_FLAGS, CONTEXT_ALL, &s);
 		snprintf(res->text, sizeof(res->text), "%s", capture_error_text());
 		if (s) {
@@ -104,6 +108,11 @@ static void capture_without_sys_admin(pid_t victim, struct child_result *out)
 		}
 		_exit(0);
 	}
+	/* Forked first, watcher thread second: a fork beside a running thread
+	 * can leave the child stuck on a lock of the sanitizer's allocator. */
+	if (watch)
+		watch(watch_arg);
+	res->go = 1;
 	REQUIRE(waitpid(pid, &st, 0) == pid, "waitpid");
 	*out = *res;
 	munmap(res, sizeof(*res));
@@ -113,6 +122,15 @@ static void capture_without_sys_admin(pid_t victim, struct child_result *out)
 }
 
 /* ---- rows 29-34: seccomp and syscall user dispatch ---- */
+
+static pid_t watch_victim;
+
+/* capture_without_sys_admin's hook: start the watcher after the fork. */
+static pid_t start_watch(void *arg)
+{
+	*(struct watch **)arg = watch_start(watch_victim);
+	return 0;
+}
 
 static void seccomp_start(struct target *t, const char *mode)
 {
@@ -241,8 +259,8 @@ static void seccomp_row_unprivileged(const char *mode)
 	if (!have_cap(CAP_SYS_ADMIN_BIT))
 		SKIP("needs CAP_SYS_ADMIN to drop it in a child");
 	seccomp_start(&t, mode);
-	wt = watch_start(t.pid);
-	capture_without_sys_admin(t.pid, &res);
+	watch_victim = t.pid;
+	capture_without_sys_admin(t.pid, &res, start_watch, &wt);
 	touched = watch_stop(wt, &sweeps);
 	if (!strcmp(mode, "thread-kill")) {
 		CHECK(res.code == ERROR_SUCCESS || res.code == ERROR_NOT_SUPPORTED,
