@@ -309,8 +309,11 @@ static DWORD capture_open_target(HANDLE h, struct capture_args *a, pid_t *ret_pi
 	pid_t pid;
 
 	if (fd < 0 && !self) {
-		capture_error_set(-EBADF, "ProcessHandle is not a process handle (pidfd)");
-		return ERROR_INVALID_HANDLE;
+		if (fd == -EBADF)
+			capture_error_set(fd, "ProcessHandle is not a process handle (pidfd)");
+		else		/* ENOMEM from /proc: not the handle's fault */
+			capture_error_set(fd, "cannot check ProcessHandle: %s", strerror(-fd));
+		return errno_to_win32(fd);
 	}
 	if (self) {
 		pid = getpid();
@@ -320,8 +323,11 @@ static DWORD capture_open_target(HANDLE h, struct capture_args *a, pid_t *ret_pi
 	} else {
 		pid = pidfd_get_pid(fd);
 		if (pid < 0) {
-			capture_error_set(pid, "the process of this handle has exited");
-			return ERROR_INVALID_HANDLE;
+			if (pid == -ESRCH || pid == -EBADF)
+				capture_error_set(pid, "the process of this handle has exited");
+			else
+				capture_error_set(pid, "cannot read the handle's pid: %s", strerror(-pid));
+			return errno_to_win32(pid);
 		}
 		fd = fd_dup_cloexec(fd);
 		if (fd < 0)

@@ -372,7 +372,7 @@ static int freeze_seize_pass(struct freeze *f, unsigned *ret_new)
 
 /* ---- wait and classify ---- */
 
-static void freeze_read_stopped(struct freeze *f, struct frz_thread *t);
+static int freeze_read_stopped(struct freeze *f, struct frz_thread *t);
 
 static bool is_stop_signal(int sig)
 {
@@ -464,7 +464,7 @@ static int freeze_wait_stops(struct freeze *f, uint64_t deadline)
 			 * others, and it shortens the window in which a death
 			 * of the tracer would leave an unrepaired EINTR. */
 			if (t->state == FT_STOPPED && !f->releasing && !err)
-				freeze_read_stopped(f, t);
+				err = freeze_read_stopped(f, t);
 		}
 		if (err)
 			return err;
@@ -582,14 +582,19 @@ static void freeze_repair_eintr(struct frz_thread *t)
 }
 
 /* Registers of a thread that just reached its stop, then the repair. */
-static void freeze_read_stopped(struct freeze *f, struct frz_thread *t)
+static int freeze_read_stopped(struct freeze *f, struct frz_thread *t)
 {
-	if (freeze_read_thread(f, t)) {
-		/* ESRCH: SIGKILLed while stopped; it is dying. */
+	int err = freeze_read_thread(f, t);
+
+	if (err == -ESRCH) {
+		/* SIGKILLed while stopped; it is dying. */
 		t->state = FT_DEAD;
-		return;
+		return 0;
 	}
+	if (err)
+		return err;	/* ENOMEM (regset_get_alloc): stopped, detached as such */
 	freeze_repair_eintr(t);
+	return 0;
 }
 
 /* ---- release ---- */

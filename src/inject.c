@@ -216,8 +216,17 @@ int inject_syscall(struct inject *ij, const struct user_regs_struct *base, long 
 		/* A test's pause at a fault point is not the target's slowness. */
 		ij->deadline = MAX(ij->deadline, now_ns(CLOCK_MONOTONIC) + INJECT_STEP_NS);
 		err = inject_take_child(ij, (pid_t)child);
-		if (err)
+		if (err) {
+			/* At this event stop the kernel has yet to store the
+			 * call's result (the clone's pid) in rax, over the
+			 * registers inject_end would put back: finish the call
+			 * first, to its exit stop. */
+			ij->deadline = MAX(ij->deadline, now_ns(CLOCK_MONOTONIC) + INJECT_STEP_NS);
+			event = 0;
+			if (inject_step(ij, &event))
+				pr_debug("thread %d: no exit stop after the clone event", (int)ij->tid);
 			return err;
+		}
 		fault_point("after-exitkill");
 		ij->deadline = MAX(ij->deadline, now_ns(CLOCK_MONOTONIC) + INJECT_STEP_NS);
 		event = 0;

@@ -96,6 +96,7 @@ int pidfd_open_pid(pid_t pid);			/* fd (cloexec, >= 3) or -errno */
 pid_t pidfd_get_pid(int pidfd);			/* pid, or -errno (-ESRCH: reaped) */
 bool pidfd_alive(int pidfd);			/* the process has not exited */
 bool is_pidfd(int fd);
+int pidfd_check(int fd);	/* 0: a pidfd; -EBADF: not one; -errno: cannot tell (ENOMEM) */
 int fd_dup_cloexec(int fd);			/* a close-on-exec duplicate >= 3, or -errno */
 
 #endif /* PSS_INTERNAL_H */

@@ -30,9 +30,9 @@ int handle_to_pidfd(HANDLE h, bool *ret_is_self)
 	*ret_is_self = h == PSS_CURRENT_PROCESS_HANDLE;
 	if (*ret_is_self)
 		return -EBADF;
-	if (v < 0 || v > INT_MAX || !is_pidfd((int)v))
+	if (v < 0 || v > INT_MAX)
 		return -EBADF;
-	return (int)v;
+	return pidfd_check((int)v) ?: (int)v;
 }
 
 /* The pid behind a handle, -errno if it is not one or the process was reaped. */
@@ -113,6 +113,10 @@ PSS_API BOOL CloseHandle(HANDLE hObject)
 
 	if (self)
 		return TRUE;
+	/* Out of memory checking it (not -EBADF): close it all the same, or
+	 * a failed check would leak the caller's descriptor. */
+	if (fd < 0 && fd != -EBADF)
+		fd = (int)(intptr_t)hObject;
 	if (fd < 0 || close(fd)) {
 		SetLastError(ERROR_INVALID_HANDLE);
 		return FALSE;

@@ -277,9 +277,11 @@ pid_t pidfd_get_pid(int pidfd)
 	if (fd < 0)
 		return errno == ENOENT ? -EBADF : -errno;
 	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		n = -errno;	/* ENOMEM: the kernel's, not a bad handle */
 	close(fd);
 	if (n < 0)
-		return -EBADF;
+		return (int)n;
 	buf[n] = '\0';
 	p = strstr(buf, "\nPid:");
 	if (!p)
@@ -288,20 +290,25 @@ pid_t pidfd_get_pid(int pidfd)
 	return pid > 0 ? (pid_t)pid : -ESRCH;
 }
 
-bool is_pidfd(int fd)
+int pidfd_check(int fd)
 {
 	char path[64], link[64];
 	ssize_t n;
 
 	if (fd < 0)
-		return false;
+		return -EBADF;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
-		return false;
+		return errno == ENOENT || errno == EBADF ? -EBADF : -errno;
 	link[n] = '\0';
 	/* "anon_inode:[pidfd]" before pidfs (6.9), "pidfd:[N]" after some kernels. */
-	return strstr(link, "pidfd") != NULL;
+	return strstr(link, "pidfd") ? 0 : -EBADF;
+}
+
+bool is_pidfd(int fd)
+{
+	return pidfd_check(fd) == 0;
 }
 
 bool pidfd_alive(int pidfd)

@@ -62,7 +62,10 @@ static int find_gadget(struct pss_snapshot *s, int procfd, uint64_t *ret)
 	if (fd < 0)
 		return -errno;
 	n = pread(fd, img, sizeof(img), (off_t)vdso);
+	err = n < 0 ? -errno : 0;	/* ENOMEM: mem_rw's page, not a missing gadget */
 	close(fd);
+	if (err)
+		return err;
 	for (i = 0; n > 2 && i + 1 < (size_t)n; i++) {
 		if (img[i] == 0x0f && img[i + 1] == 0x05) {
 			*ret = vdso + i;
