@@ -375,6 +375,8 @@ PSS_API DWORD pss_linux_capture(HANDLE ProcessHandle, PSS_CAPTURE_FLAGS CaptureF
 	if (err) {
 		if (err == -ENOMEM)
 			capture_error_set(err, "out of memory");
+		if (err == -EPERM || err == -EACCES)
+			capture_error_access(pid, err);
 		snapshot_free(s);
 		ret = errno_to_win32(err);
 	}

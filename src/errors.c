@@ -62,6 +62,16 @@ void capture_error_set(int err, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The explanation of a refused ptrace or /proc/PID/mem access (the
+ * kernel's ptrace access mode check), unless a closer one was given. */
+void capture_error_access(pid_t pid, int err)
+{
+	capture_error_set(err, "the kernel refuses to let this process trace pid %d: a tracer needs "
+			  "the target's uid and gid (real, effective and saved) and a dumpable "
+			  "target without capabilities beyond its own, or CAP_SYS_PTRACE; Yama's "
+			  "ptrace_scope and LSMs can refuse more", (int)pid);
+}
+
 /* After a tracer job: take over what the tracer explained. */
 void capture_error_adopt(void)
 {

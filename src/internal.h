@@ -64,6 +64,7 @@ void pss_log(enum pss_linux_log_level level, const char *fmt, ...)
 void capture_error_clear(void);
 void capture_error_set(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void capture_error_adopt(void);	/* after a tracer job: its explanation becomes ours */
+void capture_error_access(pid_t pid, int err);	/* EPERM/EACCES of ptrace or /proc/PID/mem */
 
 /* ---- errors.c: errno -> Win32, in one table (errors.def). ---- */
 DWORD errno_to_win32(int err);	/* err is a negative errno or 0 */

@@ -275,6 +275,10 @@ int vaclone_prepare(struct pss_snapshot *s, int procfd, struct clone_req *req)
 		return err;
 	if (err && target_gone(procfd))
 		return -ESRCH;
+	if (err == -EPERM || err == -EACCES) {
+		capture_error_access(s->pid, err);
+		return err;
+	}
 	if (err) {
 		capture_error_set(err, "no syscall instruction found in the vDSO of pid %d",
 				  (int)s->pid);
