@@ -15,20 +15,25 @@
  *            PAGE_WRITECOPY (PAGE_EXECUTE_WRITECOPY with x)
  *   AllocationBase/AllocationProtect: the first mapping of the file run
  *            (consecutive maps of one dev/inode, starting at offset 0)
- *   with section information: MappedFileName (the unescaped path), and for
+ *   names    the path as the file is really called: "\012" and " (deleted)"
+ *            are settled with stat (see "mapping names" below); both with and
+ *            without section information (pss_linux_query_region)
+ *   with section information: MappedFileName (that path), and for
  *            images ImageBase (the run's base), SizeOfImage (the run's span),
  *            CheckSum/TimeDateStamp (the first two 32-bit words of the GNU
  *            build-id, 0 without one).
  *
  * Cost: one streaming pass over smaps in a fixed window, plus one ELF
  * header (and, with section information, the program headers and the
- * build-id note) per distinct private file, cached by (dev, inode), so
- * 65k mappings cost linear time.
+ * build-id note) per distinct private file, cached by (dev, inode), and a
+ * few stats per name holding "\012" or " (deleted)" (the last decision
+ * reused by runs of one file), so 65k mappings cost linear time.
  */
 #include "facets.h"
 #include <elf.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -473,6 +478,19 @@ struct va_ctx {
 		struct va_elf_info info;
 	} *cache;
 	size_t cache_cap, cache_n;
+	/* name decisions (va_name_decide): a scratch path, and the last
+	 * decision with the raw text and dev/inode it was made for */
+	char *path;		/* VA_PATH_CAP bytes, allocated on first need */
+	char *memo_raw;		/* VA_PATH_CAP bytes with path */
+	size_t memo_len;
+	bool memo_valid, memo_deleted;
+	uint32_t memo_major, memo_minor;
+	uint64_t memo_inode;
+	struct va_name_choice {
+		uint64_t mask;		/* which "\012" escapes are newlines */
+		bool all;		/* every one of them */
+		bool keep_suffix;	/* " (deleted)" is part of a live file's name */
+	} memo;
 };
 
 static size_t cache_slot(const struct va_ctx *c, uint32_t major, uint32_t minor, uint64_t inode)
@@ -618,6 +636,141 @@ static int va_elf_lookup(struct va_ctx *c, const struct pss_region *map, struct 
 	return 0;
 }
 
+/* ---- mapping names ---- */
+
+/*
+ * The kernel prints a '\n' of a path as "\012" but a backslash as it is,
+ * and appends " (deleted)" to an unlinked file, so "a\012b (deleted)" may
+ * be any of four files.  A candidate is the name when it stats to the
+ * mapping's dev/inode, in the target's root (/proc/PID/root) or else in
+ * ours.  Only a name with an escape or the suffix costs a stat, and runs
+ * of mappings of one file reuse the last decision.
+ */
+static const char va_deleted[] = " (deleted)";
+#define VA_DELETED_LEN (sizeof(va_deleted) - 1)
+#define VA_PATH_CAP (PATH_MAX + 8)
+#define VA_MIX_ESCAPES 4	/* every mix of up to 4 escapes is tried */
+
+static bool stat_is_map(const struct stat *st, const struct proc_map *m)
+{
+	return st->st_ino == m->inode && major(st->st_dev) == m->dev_major &&
+	       minor(st->st_dev) == m->dev_minor;
+}
+
+/* Does @path, an absolute path at c->path + 4, name the file of mapping @m? */
+static bool va_path_is_map(struct va_ctx *c, const char *path, const struct proc_map *m)
+{
+	struct stat st;
+
+	memcpy(c->path, "root", 4);	/* "root/..." under /proc/PID */
+	if (fstatat(c->procfd, c->path, &st, 0) == 0 && stat_is_map(&st, m))
+		return true;
+	return stat(path, &st) == 0 && stat_is_map(&st, m);
+}
+
+/* Try the candidates of @text: as printed, every escape a newline, then
+ * (up to VA_MIX_ESCAPES escapes) each mix; true with @ret set on a hit. */
+static bool va_name_try(struct va_ctx *c, const struct proc_map *m, struct proc_str text,
+			struct va_name_choice *ret)
+{
+	unsigned k = proc_map_name_escapes(text);
+	uint64_t n = k == 0 ? 1 : k <= VA_MIX_ESCAPES ? 1ull << k : 2;
+	char *path = c->path + 4;	/* after "root" */
+	size_t len;
+
+	if (text.len > PATH_MAX)
+		return false;
+	for (uint64_t i = 0; i < n; i++) {
+		struct va_name_choice ch = { .mask = i >= 2 ? i - 1 : 0, .all = i == 1 };
+
+		len = ch.all ? proc_map_name_unescape(text, path, text.len)
+			     : proc_map_name_variant(text, ch.mask, path, text.len);
+		path[len] = '\0';
+		if (va_path_is_map(c, path, m)) {
+			*ret = ch;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Decide what the maps text of @m names: *@ret says which escapes to undo
+ * and whether " (deleted)" belongs to the name.  First the names that keep
+ * the suffix (a live file really so called), then those without it.  No
+ * candidate matching (the file is gone, or out of our sight): the text as
+ * the kernel printed it, deleted as it said.
+ */
+static int va_name_decide(struct va_ctx *c, const struct proc_map *m, struct va_name_choice *ret)
+{
+	struct proc_str text = m->name;
+
+	*ret = (struct va_name_choice){ 0 };
+	if (!m->inode || !text.len || text.p[0] != '/' || text.len + VA_DELETED_LEN > PATH_MAX)
+		return 0;
+	if (!c->path) {
+		c->path = pss_malloc(2 * VA_PATH_CAP);
+		if (!c->path)
+			return -ENOMEM;
+		c->memo_raw = c->path + VA_PATH_CAP;
+	}
+	if (c->memo_valid && c->memo_inode == m->inode && c->memo_major == m->dev_major &&
+	    c->memo_minor == m->dev_minor && c->memo_deleted == m->deleted &&
+	    c->memo_len == text.len && !memcmp(c->memo_raw, text.p, text.len)) {
+		*ret = c->memo;
+		return 0;
+	}
+	if (m->deleted) {
+		/* the suffix as text: copy it after the name */
+		memcpy(c->memo_raw, text.p, text.len);
+		memcpy(c->memo_raw + text.len, va_deleted, VA_DELETED_LEN);
+		if (va_name_try(c, m, (struct proc_str){ c->memo_raw, text.len + VA_DELETED_LEN }, ret))
+			ret->keep_suffix = true;
+	}
+	if (!ret->keep_suffix && proc_map_name_escapes(text))
+		va_name_try(c, m, text, ret);
+	memcpy(c->memo_raw, text.p, text.len);
+	c->memo_len = text.len;
+	c->memo_deleted = m->deleted;
+	c->memo_inode = m->inode;
+	c->memo_major = m->dev_major;
+	c->memo_minor = m->dev_minor;
+	c->memo = *ret;
+	c->memo_valid = true;
+	return 0;
+}
+
+/* The name of mapping @m, decided, into @reg (name and m.name, m.deleted). */
+static int va_name_set(struct va_ctx *c, const struct proc_map *m, struct pss_region *reg)
+{
+	struct va_name_choice ch = { 0 };
+	struct proc_str text = m->name;
+	size_t n;
+	int err;
+
+	if (m->deleted || (text.len >= 4 && memmem(text.p, text.len, "\\012", 4))) {
+		err = va_name_decide(c, m, &ch);
+		if (err)
+			return err;
+	}
+	reg->name = pss_malloc(text.len + VA_DELETED_LEN + 1);
+	if (!reg->name)
+		return -ENOMEM;
+	if (ch.keep_suffix) {
+		memcpy(reg->name, text.p, text.len);
+		memcpy(reg->name + text.len, va_deleted, VA_DELETED_LEN);
+		text = (struct proc_str){ reg->name, text.len + VA_DELETED_LEN };
+		reg->m.deleted = false;
+	}
+	/* in place is safe: the output never runs ahead of the input */
+	n = ch.all ? proc_map_name_unescape(text, reg->name, text.len)
+		   : proc_map_name_variant(text, ch.mask, reg->name, text.len);
+	reg->name[n] = '\0';
+	reg->m.name.p = reg->name;
+	reg->m.name.len = n;
+	return 0;
+}
+
 /* ---- reading smaps in a window ---- */
 
 #define VA_WINDOW (1u << 20)
@@ -670,18 +823,13 @@ static int va_add_one(struct va_ctx *c, struct va_builder *b, const struct proc_
 	struct pss_region reg = { .m = *m };
 	struct va_elf_info elf = { 0 }, *elfp = NULL;
 	enum va_kind k;
-	size_t n;
 	int err;
 
 	if (sm)
 		reg.smaps = *sm;
-	reg.name = pss_malloc(m->name.len + 1);
-	if (!reg.name)
-		return -ENOMEM;
-	n = proc_map_name_unescape(m->name, reg.name, m->name.len);
-	reg.name[n] = '\0';
-	reg.m.name.p = reg.name;
-	reg.m.name.len = n;
+	err = va_name_set(c, m, &reg);
+	if (err)
+		return err;
 	k = va_classify(&reg.m, reg.name);
 	if (va_wants_elf_probe(k, &reg.m)) {
 		err = va_elf_lookup(c, &reg, &elf);
@@ -787,6 +935,7 @@ int vaspace_collect(struct pss_snapshot *s, int procfd, bool section_info)
 	if (c.memfd >= 0)
 		close(c.memfd);
 	pss_free(c.cache);
+	pss_free(c.path);
 	if (err) {
 		va_builder_release(&b);
 		return err;

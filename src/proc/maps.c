@@ -9,8 +9,9 @@
  * The name runs to the end of the line and may hold spaces; the kernel
  * writes a '\n' inside a path as the four bytes "\012" (mangle_path) and
  * appends " (deleted)" to unlinked files.  Neither is reversible in
- * general: a file may really be called "x (deleted)" or contain a
- * backslash, so the name is kept raw and the deleted flag is a hint.
+ * general: a file may really be called "x (deleted)" or contain the four
+ * bytes "\012" (a backslash is printed as it is), so the name is kept raw
+ * and the deleted flag is a hint; vaspace.c decides both with stat().
  *
  * In smaps each header is followed by "Key:   N kB" lines and "VmFlags:";
  * a line starting "hex-hex " begins the next mapping.  A bad line makes
@@ -217,20 +218,52 @@ int proc_smaps_rollup_parse(const char *buf, size_t len, struct proc_smaps *ret)
 	return proc_smaps_next(&it, &m, ret) ? -EINVAL : 0;
 }
 
-/* Turn each "\012" of a maps name back into '\n'; other bytes are copied. */
-size_t proc_map_name_unescape(struct proc_str name, char *out, size_t cap)
+/* Copy @name into @out (@cap bytes), turning the "\012" escapes into '\n':
+ * all of them with @all, else escape number i (0-based) when bit i of @mask
+ * is set (escapes past the 64th stay as they are). */
+static size_t map_name_copy(struct proc_str name, bool all, uint64_t mask, char *out, size_t cap)
 {
 	size_t i, n = 0;
+	unsigned k = 0;
 
 	for (i = 0; i < name.len && n < cap; i++) {
 		if (name.p[i] == '\\' && name.len - i >= 4 && !memcmp(name.p + i, "\\012", 4)) {
-			out[n++] = '\n';
-			i += 3;
-			continue;
+			bool turn = all || (k < 64 && (mask >> k & 1));
+
+			k++;
+			if (turn) {
+				out[n++] = '\n';
+				i += 3;
+				continue;
+			}
 		}
 		out[n++] = name.p[i];
 	}
 	return n;
+}
+
+/* Turn each "\012" of a maps name back into '\n'; other bytes are copied. */
+size_t proc_map_name_unescape(struct proc_str name, char *out, size_t cap)
+{
+	return map_name_copy(name, true, 0, out, cap);
+}
+
+size_t proc_map_name_variant(struct proc_str name, uint64_t mask, char *out, size_t cap)
+{
+	return map_name_copy(name, false, mask, out, cap);
+}
+
+unsigned proc_map_name_escapes(struct proc_str name)
+{
+	unsigned k = 0;
+
+	for (size_t i = 0; i + 4 <= name.len; i++) {
+		if (name.p[i] == '\\' && !memcmp(name.p + i, "\\012", 4)) {
+			k++;
+			i += 3;
+		}
+	}
+	return k;
 }
 
 struct vmflag {

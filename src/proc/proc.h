@@ -93,7 +93,8 @@ struct proc_map {
 	bool shared;			/* 's' rather than 'p' */
 	struct proc_str name;		/* raw: "\012" escapes kept, " (deleted)" removed */
 	bool deleted;			/* the name ended in " (deleted)" (the suffix is
-					 * ambiguous: callers may confirm it) */
+					 * ambiguous: callers may confirm it; the
+					 * suffix bytes still follow name.p) */
 };
 
 /* smaps extras for one mapping (sizes in bytes). */
@@ -121,6 +122,12 @@ int proc_smaps_rollup_parse(const char *buf, size_t len, struct proc_smaps *ret)
 /* Undo the maps escape of '\n' ("\012") into out (cap bytes); returns the
  * length written (truncated at cap). */
 size_t proc_map_name_unescape(struct proc_str name, char *out, size_t cap);
+/* The same with only some escapes undone: escape number i (0-based, in
+ * text order) becomes '\n' when bit i of @mask is set, the others and any
+ * past the 64th stay "\012". */
+size_t proc_map_name_variant(struct proc_str name, uint64_t mask, char *out, size_t cap);
+/* How many "\012" escapes the name holds. */
+unsigned proc_map_name_escapes(struct proc_str name);
 /* Parse one VmFlags value list ("rd wr mr mw me ac sd") into PSS_LINUX_VM_*. */
 uint64_t proc_vmflags_parse(const char *s, size_t len);
 

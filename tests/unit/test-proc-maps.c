@@ -96,7 +96,8 @@ static void test_maps_self(void **state)
 	assert_str_equal_n(m->name, "/tmp/cap/twice (deleted)");
 	assert_true(m->deleted);
 
-	/* really called "fake (deleted)": reported deleted, the hint is ambiguous */
+	/* really called "fake (deleted)": the parser only hints deleted (the
+	 * VA-space facet settles it with stat) */
 	assert_str_equal_n(r.map[17].name, "/tmp/cap/fake");
 	assert_true(r.map[17].deleted);
 
@@ -337,6 +338,62 @@ static void test_unescape(void **state)
 	assert_int_equal(proc_map_name_unescape(s, out, sizeof(out)), 0);
 }
 
+/* Partial unescapes: the candidates the VA-space facet stats. */
+static void test_name_variant(void **state)
+{
+	static const char raw[] = "/a\\012b\\01\\012c\\012";
+	struct proc_str s = { raw, sizeof(raw) - 1 };
+	char out[64], big[300];
+	size_t n;
+
+	assert_int_equal(proc_map_name_escapes(s), 3);
+	n = proc_map_name_variant(s, 0, out, sizeof(out));
+	assert_int_equal(n, s.len);
+	assert_memory_equal(out, raw, n);
+	n = proc_map_name_variant(s, 1, out, sizeof(out));
+	assert_int_equal(n, 16);
+	assert_memory_equal(out, "/a\nb\\01\\012c\\012", 16);
+	n = proc_map_name_variant(s, 2, out, sizeof(out));
+	assert_int_equal(n, 16);
+	assert_memory_equal(out, "/a\\012b\\01\nc\\012", 16);
+	n = proc_map_name_variant(s, 7, out, sizeof(out));
+	assert_int_equal(n, proc_map_name_unescape(s, big, sizeof(big)));
+	assert_memory_equal(out, big, n);
+	/* never past cap */
+	memset(out, 'X', sizeof(out));
+	n = proc_map_name_variant(s, 1, out, 3);
+	assert_int_equal(n, 3);
+	assert_memory_equal(out, "/a\nX", 4);
+	/* a partial escape is no escape */
+	s.p = "\\01\\\\012";
+	s.len = 8;
+	assert_int_equal(proc_map_name_escapes(s), 1);
+	n = proc_map_name_variant(s, 1, out, sizeof(out));
+	assert_int_equal(n, 5);
+	assert_memory_equal(out, "\\01\\\n", 5);
+	/* escapes past the 64th stay as they are */
+	for (int i = 0; i < 66; i++)
+		memcpy(big + 4 * i, "\\012", 4);
+	s.p = big;
+	s.len = 4 * 66;
+	assert_int_equal(proc_map_name_escapes(s), 66);
+	n = proc_map_name_variant(s, UINT64_MAX, out, sizeof(out));
+	assert_int_equal(n, sizeof(out));
+	{
+		char *wide = malloc(s.len);
+
+		assert_non_null(wide);
+		n = proc_map_name_variant(s, UINT64_MAX, wide, s.len);
+		assert_int_equal(n, 64 + 8);
+		assert_memory_equal(wide + 64, "\\012\\012", 8);
+		free(wide);
+	}
+	s.p = NULL;
+	s.len = 0;
+	assert_int_equal(proc_map_name_escapes(s), 0);
+	assert_int_equal(proc_map_name_variant(s, 1, out, sizeof(out)), 0);
+}
+
 static void test_vmflags(void **state)
 {
 	static const struct {
@@ -409,11 +466,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_maps_self),
-		cmocka_unit_test(test_maps_hostile),
+		{ "row53_maps_hostile", test_maps_hostile, NULL, NULL, NULL },
 		cmocka_unit_test(test_smaps_self),
 		cmocka_unit_test(test_smaps_hostile),
 		cmocka_unit_test(test_rollup),
 		cmocka_unit_test(test_unescape),
+		cmocka_unit_test(test_name_variant),
 		cmocka_unit_test(test_vmflags),
 		cmocka_unit_test(test_prefixes),
 	};
