@@ -36,6 +36,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <dirent.h>
+#include <sys/ptrace.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -169,7 +171,21 @@ static int cmp_double(const void *a, const void *b)
 
 struct row {
 	double cap_med, cap_max, pause_med, pause_max;
+	char stages[512];
 };
+
+/* The library's debug line on where the stop's time went ("stop of N
+ * threads: ..."), kept per run so the median run's can be printed. */
+static char stages[MAX_RUNS][512];
+static int stage_run = -1;
+
+static void on_log(void *ctx, enum pss_linux_log_level level, const char *msg)
+{
+	(void)ctx;
+	(void)level;
+	if (stage_run >= 0 && !strncmp(msg, "stop of ", 8))
+		snprintf(stages[stage_run], sizeof(stages[0]), "%s", msg);
+}
 
 /* @runs captures of the victim with @flags; medians and worst cases. */
 static struct row measure(DWORD flags, DWORD ctx)
@@ -186,9 +202,12 @@ static struct row measure(DWORD flags, DWORD ctx)
 		HPSS s;
 		DWORD e;
 
+		stages[i][0] = 0;
+		stage_run = i;
 		t0 = now_ms();
 		e = PssCaptureSnapshot(h, flags, ctx, &s);
 		cap[i] = now_ms() - t0;
+		stage_run = -1;
 		if (e)
 			die("capture: %s (%s)", pss_linux_error_message(e),
 			    pss_linux_last_capture_error(NULL));
@@ -198,6 +217,19 @@ static struct row measure(DWORD flags, DWORD ctx)
 		PssFreeSnapshot(GetCurrentProcess(), s);
 	}
 	CloseHandle(h);
+	/* the stage line of the run with the median pause */
+	{
+		double sorted[MAX_RUNS];
+		int m = 0;
+
+		memcpy(sorted, pause, sizeof(double) * (size_t)runs);
+		qsort(sorted, (size_t)runs, sizeof(double), cmp_double);
+		for (int i = 0; i < runs; i++)
+			if (pause[i] == sorted[runs / 2])
+				m = i;
+		memcpy(r.stages, stages[m], sizeof(r.stages));
+		r.stages[sizeof(r.stages) - 1] = 0;
+	}
 	qsort(cap, (size_t)runs, sizeof(double), cmp_double);
 	qsort(pause, (size_t)runs, sizeof(double), cmp_double);
 	r.cap_med = cap[runs / 2];
@@ -205,6 +237,48 @@ static struct row measure(DWORD flags, DWORD ctx)
 	r.pause_med = pause[runs / 2];
 	r.pause_max = pause[runs - 1];
 	return r;
+}
+
+/*
+ * The floor of any ptrace-based stop of every thread: seize each thread,
+ * interrupt each, wait for each stop, detach each, reading nothing.  The
+ * time from the first interrupt to the last detach, median of @runs.
+ */
+static double bare_stop(pid_t pid)
+{
+	double t[MAX_RUNS];
+	static pid_t tids[200000];
+
+	for (int i = 0; i < runs; i++) {
+		char path[64];
+		struct dirent *d;
+		size_t n = 0;
+		double t0;
+		DIR *dir;
+
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+		dir = opendir(path);
+		if (!dir)
+			die("%s: %s", path, strerror(errno));
+		while ((d = readdir(dir)) && n < sizeof(tids) / sizeof(tids[0])) {
+			if (d->d_name[0] == '.')
+				continue;
+			tids[n] = atoi(d->d_name);
+			if (!ptrace(PTRACE_SEIZE, tids[n], 0, 0))
+				n++;
+		}
+		closedir(dir);
+		t0 = now_ms();
+		for (size_t k = 0; k < n; k++)
+			ptrace(PTRACE_INTERRUPT, tids[k], 0, 0);
+		for (size_t k = 0; k < n; k++)
+			waitpid(tids[k], NULL, __WALL);
+		for (size_t k = 0; k < n; k++)
+			ptrace(PTRACE_DETACH, tids[k], 0, 0);
+		t[i] = now_ms() - t0;
+	}
+	qsort(t, (size_t)runs, sizeof(double), cmp_double);
+	return t[runs / 2];
 }
 
 static void print_row(const char *what, long n, const char *flags, struct row r)
@@ -243,11 +317,14 @@ static long maps_lines(pid_t pid)
 	return n;
 }
 
+static char floors[2048], breakdown[2048];
+
 static double bench_threads(const char *victim)
 {
 	static const long sizes[] = { 1000, GOAL_THREADS };
 	double goal_pause = -1;
-	long have = 0;
+	size_t fl = 0, bl = 0;
+	long have = 0, fork_us;
 	int err;
 
 	victim_start(victim);
@@ -263,6 +340,18 @@ static double bench_threads(const char *victim)
 		print_row("threads", have + 1, "THREADS+CONTEXT+VA_CLONE", r);
 		if (sizes[i] == GOAL_THREADS && have + 1 >= GOAL_THREADS)
 			goal_pause = r.pause_med;
+		bl += (size_t)snprintf(breakdown + bl, sizeof(breakdown) - bl,
+				       "- CONTEXT_ALL+VA_CLONE, %ld threads: %s\n", have + 1, r.stages);
+		/* what pss dump asks for: no debug registers, with XSTATE */
+		r = measure(THREAD_FLAGS | PSS_CAPTURE_THREAD_CONTEXT_EXTENDED | PSS_CAPTURE_VA_CLONE,
+			    CONTEXT_FULL | CONTEXT_SEGMENTS);
+		print_row("threads", have + 1, "as pss dump (no debug regs)", r);
+		bl += (size_t)snprintf(breakdown + bl, sizeof(breakdown) - bl,
+				       "- as pss dump, %ld threads: %s\n", have + 1, r.stages);
+		fork_us = victim_cmd("fork", 5, &err);
+		fl += (size_t)snprintf(floors + fl, sizeof(floors) - fl,
+				       "| %7ld | %17.1f | %20.1f |\n", have + 1,
+				       bare_stop(vic.pid), fork_us / 1e3);
 	}
 	victim_end();
 	return goal_pause;
@@ -385,6 +474,7 @@ int main(int argc, char **argv)
 	victim[n] = 0;
 	slash = strrchr(victim, '/');
 	strcpy(slash + 1, "scale-victim");
+	pss_linux_set_log(on_log, NULL, PSS_LINUX_LOG_DEBUG);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
@@ -399,6 +489,14 @@ int main(int argc, char **argv)
 		bench_fds(victim);
 	if (!only || !strcmp(only, "maps"))
 		bench_maps(victim);
+	if (floors[0]) {
+		printf("\nFloors on this machine (ms, median): every thread seized, interrupted, waited\n"
+		       "for and detached by a bare ptrace loop reading nothing; the target's own fork()\n\n");
+		printf("| threads | bare ptrace stop  | target's fork()      |\n");
+		printf("|--------:|------------------:|---------------------:|\n");
+		fputs(floors, stdout);
+		printf("\nWhere the median pause went (the library's debug log):\n%s", breakdown);
+	}
 	if (goal >= 0)
 		printf("\nGoal: pause under %.0f ms at %d threads (VA_CLONE, median): %.1f ms, %s\n",
 		       GOAL_PAUSE_MS, GOAL_THREADS, goal, goal < GOAL_PAUSE_MS ? "met" : "NOT met");

@@ -551,7 +551,9 @@ static int dump_snapshot(HANDLE h, const struct dump_opts *o, HPSS *ret, struct 
 	DWORD err;
 	int eno;
 
-	err = pss_linux_capture(h, DUMP_FLAGS, CONTEXT_ALL, &opts, ret);
+	/* No CONTEXT_DEBUG_REGISTERS: a core has no note for them, and their
+	 * six PTRACE_PEEKUSER per thread would lengthen the pause. */
+	err = pss_linux_capture(h, DUMP_FLAGS, CONTEXT_FULL | CONTEXT_SEGMENTS, &opts, ret);
 	if (!err)
 		return EXIT_OK;
 	why = pss_linux_last_capture_error(&eno);

@@ -161,6 +161,7 @@ static void phase_end(const struct phase *p, UINT64 *ret_cycles, UINT64 *ret_us)
 static int capture_stop(struct pss_snapshot *s, const struct capture_args *a, int procfd)
 {
 	struct freeze_job job = { .s = s };
+	struct freeze_stats st = { 0 };
 	bool want_clone = a->flags & PSS_CAPTURE_VA_CLONE;
 	struct clone_req req;
 	int err;
@@ -181,7 +182,13 @@ static int capture_stop(struct pss_snapshot *s, const struct capture_args *a, in
 	job.opts.want_debugregs = (a->context_flags & CONTEXT_DEBUG_REGISTERS) ==
 				  CONTEXT_DEBUG_REGISTERS;
 	job.opts.pidfd = a->pidfd;
+	job.opts.stats = &st;
 	err = tracer_run(freeze_job_run, &job);
+	if (!err && st.threads)
+		pr_debug("stop of %zu threads: interrupt %.1f ms, stops and registers %.1f ms, "
+			 "rescan %.1f ms, clone %.1f ms, release %.1f ms; %lu waitpid, %lu idle",
+			 st.threads, st.interrupt_ns / 1e6, st.stops_ns / 1e6, st.rescan_ns / 1e6,
+			 st.clone_ns / 1e6, st.release_ns / 1e6, st.polls, st.idle_polls);
 	if (!err && want_clone)
 		err = vaclone_finish(s, &req);
 	if (want_clone) {

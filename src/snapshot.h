@@ -177,12 +177,25 @@ int threads_build_contexts(struct pss_snapshot *s);
  * thread exactly as it was.  Returns 0 or -errno with s untouched by
  * partial state except threads' r. */
 struct clone_req;
+/* Where a stop's time went (CLOCK_MONOTONIC ns), for the debug log: the
+ * tracer never logs, its host does after the job. */
+struct freeze_stats {
+	size_t threads;
+	uint64_t interrupt_ns;		/* first to last interrupt of the first pass */
+	uint64_t stops_ns;		/* then until every one is stopped and read */
+	uint64_t rescan_ns;		/* then until no thread is unknown */
+	uint64_t clone_ns;		/* then until the clone is made */
+	uint64_t release_ns;		/* then until the last thread is let go */
+	unsigned long polls, idle_polls;	/* waitpid calls; those that found nothing */
+};
+
 struct freeze_opts {
 	unsigned timeout_ms;
 	bool want_xstate;
 	bool want_debugregs;		/* six PTRACE_PEEKUSER per thread: only when asked */
 	int pidfd;			/* the target, to confirm identity */
 	struct clone_req *clone;	/* inject the VA clone inside the stop (inject.h) */
+	struct freeze_stats *stats;	/* filled on success if not NULL */
 };
 int freeze_capture_regs(struct pss_snapshot *s, const struct freeze_opts *o, uint64_t *ret_pause_ns);
 

@@ -12,6 +12,9 @@
  *   maps K       one anonymous area of K pages, every other page made
  *                read-only: K more entries in /proc/PID/maps
  *                -> "n=<pages> err=<errno>"
+ *   fork K       K times fork() a child that exits at once, timing each
+ *                fork() call: the floor of a copy-on-write clone of this
+ *                address space (bench/scale) -> "n=<median fork() us>"
  *   ping         -> "pong threads=<made> fds=<made> maps=<pages>"
  *
  * Sizes are counted by the victim itself so that a test can tell a refusal
@@ -29,6 +32,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #define SCALE_STACK (64u << 10)
 
@@ -140,6 +144,44 @@ static void cmd_maps(long k)
 	reply("n=%ld err=%d", npages, err);
 }
 
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void cmd_fork(long k)
+{
+	long us[64];
+	int err = 0;
+
+	k = k < 1 ? 1 : k > 64 ? 64 : k;
+	for (long i = 0; i < k; i++) {
+		struct timespec a, b;
+		pid_t p;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		p = fork();
+		if (!p)
+			_exit(0);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		if (p < 0) {
+			err = errno;
+			k = i;
+			break;
+		}
+		waitpid(p, NULL, 0);
+		us[i] = (b.tv_sec - a.tv_sec) * 1000000L + (b.tv_nsec - a.tv_nsec) / 1000;
+	}
+	if (!k) {
+		reply("n=0 err=%d", err);
+		return;
+	}
+	qsort(us, (size_t)k, sizeof(us[0]), cmp_long);
+	reply("n=%ld err=%d", us[k / 2], err);
+}
+
 static void command(char *line)
 {
 	char *arg = cmd_split(line);
@@ -151,6 +193,8 @@ static void command(char *line)
 		cmd_fds(n);
 	else if (!strcmp(line, "maps"))
 		cmd_maps(n);
+	else if (!strcmp(line, "fork"))
+		cmd_fork(n);
 	else if (!strcmp(line, "ping"))
 		reply("pong threads=%ld fds=%ld maps=%ld", nthreads, nfds, npages);
 	else
