@@ -195,6 +195,48 @@ static void *churn_thread(void *arg)
 	return NULL;
 }
 
+/* grow: a thread creating parked threads one after another, up to a
+ * number (row 19).  Each new thread writes its tid to grow_tids[] as its
+ * first act, so a capture's clone tells which threads had run by the
+ * clone's instant: all of them must be in the snapshot. */
+#define GROW_MAX 4096
+#define GROW_FUTEX_WAIT_PRIVATE 128	/* FUTEX_WAIT | FUTEX_PRIVATE_FLAG */
+static pid_t grow_tids[GROW_MAX];
+static atomic_int grow_started, grow_stop;
+static uint32_t grow_park;	/* futex word, never changed */
+static pthread_t grow_th;
+
+static void *grow_child(void *arg)
+{
+	int i = atomic_fetch_add(&grow_started, 1);
+
+	if (i < GROW_MAX)
+		__atomic_store_n(&grow_tids[i], (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	for (;;)
+		syscall(SYS_futex, &grow_park, GROW_FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	return NULL;
+}
+
+static void *grow_thread(void *arg)
+{
+	int n = (int)(intptr_t)arg, made = 0;
+	struct timespec gap = { 0, 100000 };	/* 0.1 ms: creation spans many captures */
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 << 10);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	while (made < n && made < GROW_MAX && !atomic_load(&grow_stop)) {
+		pthread_t t;
+
+		if (pthread_create(&t, &attr, grow_child, NULL) == 0)
+			made++;
+		nanosleep(&gap, NULL);
+	}
+	pthread_attr_destroy(&attr);
+	return NULL;
+}
+
 static void *exit_after_thread(void *arg)
 {
 	unsigned ms = (unsigned)(uintptr_t)arg;
@@ -1334,6 +1376,15 @@ static void command(char *line)
 		atomic_store(&churn_stop, 0);
 		spawn(&churn_th, churn_thread, NULL, "churn", 0);
 		reply("ok");
+	} else if (!strcmp(line, "grow")) {
+		atomic_store(&grow_stop, 0);
+		spawn(&grow_th, grow_thread, (void *)(intptr_t)atoi(arg), "grow", 0);
+		reply("ok tids=%#lx started=%#lx max=%d", (unsigned long)(uintptr_t)grow_tids,
+		      (unsigned long)(uintptr_t)&grow_started, GROW_MAX);
+	} else if (!strcmp(line, "grow-stop")) {
+		atomic_store(&grow_stop, 1);
+		pthread_join(grow_th, NULL);
+		reply("started=%d", atomic_load(&grow_started));
 	} else if (!strcmp(line, "churn-stop")) {
 		atomic_store(&churn_stop, 1);
 		pthread_join(churn_th, NULL);
