@@ -23,7 +23,7 @@
 
 /* Proves (row 65): NULL, random and freed snapshot handles are
  * ERROR_INVALID_HANDLE for every function, and nothing crashes. */
-TEST(bad_snapshot_handles)
+TEST(row65_bad_snapshot_handles)
 {
 	PSS_PROCESS_INFORMATION pi;
 	PSS_THREAD_ENTRY te;
@@ -74,7 +74,7 @@ TEST(bad_snapshot_handles)
 }
 
 /* Proves (row 66): the second free of a snapshot is ERROR_INVALID_HANDLE. */
-TEST(double_free)
+TEST(row66_double_free)
 {
 	HPSS s;
 
@@ -85,7 +85,7 @@ TEST(double_free)
 
 /* Proves (row 67): a marker of snapshot A used with B starts at B's
  * beginning (header); markers and snapshots are not interchangeable. */
-TEST(marker_of_other_snapshot)
+TEST(row67_marker_of_other_snapshot)
 {
 	struct target t;
 	char r[256];
@@ -127,7 +127,7 @@ TEST(marker_of_other_snapshot)
 /* Proves (row 68): NULL SnapshotHandle, reserved and unknown capture bits and
  * IPT tracing are refused before the target is touched: TracerPid stays 0
  * and no thread is ever seen stopped while the bad calls run. */
-TEST(bad_capture_flags_never_touch_target)
+TEST(row68_bad_capture_flags_never_touch_target)
 {
 	struct target t;
 	char r[64];
@@ -249,7 +249,7 @@ TEST(query_and_walk_argument_checks)
 
 /* Proves (row 69): a walk with Buffer NULL answers ERROR_MORE_DATA while
  * items remain and never advances; ERROR_NO_MORE_ITEMS at the end. */
-TEST(null_buffer_does_not_advance)
+TEST(row69_null_buffer_does_not_advance)
 {
 	HPSS s;
 	HPSSWALK m;
@@ -483,7 +483,7 @@ static pid_t clone_with_pid(pid_t want)
 /* Proves (row 71): a handle whose process was reaped and whose pid now
  * belongs to another process is ERROR_INVALID_HANDLE, and the new process
  * is not touched. */
-TEST(pid_reuse_stale_handle)
+TEST(row71_pid_reuse_stale_handle)
 {
 	int p[2];
 	pid_t old, now = -1;

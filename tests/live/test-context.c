@@ -171,7 +171,7 @@ TEST(context_xstate_ymm_matches_spinner)
 
 /* Proves (row 9): 100 context captures never change a register under the
  * spinner; it keeps running between them and reports 0 mismatches. */
-TEST(hundred_captures_no_register_mismatch)
+TEST(row09_hundred_captures_no_register_mismatch)
 {
 	struct target t;
 	char r[256];

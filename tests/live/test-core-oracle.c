@@ -473,7 +473,7 @@ static void documented_types(int n, bool eu, char *out, size_t len)
 					      "CORE:NT_PRSTATUS CORE:NT_FPREGSET LINUX:NT_X86_XSTATE ");
 }
 
-TEST(gdb_eu_stack_readelf_lldb_read_our_core_as_gcore)
+TEST(row50_gdb_eu_stack_readelf_lldb_read_our_core_as_gcore)
 {
 	DWORD flags = PSS_CAPTURE_VA_CLONE | PSS_CAPTURE_THREADS | PSS_CAPTURE_THREAD_CONTEXT |
 		      PSS_CAPTURE_THREAD_CONTEXT_EXTENDED | PSS_CAPTURE_VA_SPACE |

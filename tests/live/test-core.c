@@ -160,7 +160,7 @@ static HPSS capture(struct fix *f)
 	return capture_ok(f->t.pid, CAPTURE_FLAGS, CONTEXT_ALL);
 }
 
-TEST(dontdump_and_coredump_filter_honoured_all_dumps_everything)
+TEST(row48_dontdump_and_coredump_filter_honoured_all_dumps_everything)
 {
 	struct fix f;
 	struct core c;
@@ -240,7 +240,7 @@ TEST(large_target_dumps_with_sparse_holes)
 	fix_end(&f);
 }
 
-TEST(core_holds_the_snapshot_instant_while_the_target_rewrites)
+TEST(row50_core_holds_the_snapshot_instant_while_the_target_rewrites)
 {
 	struct fix f;
 	struct core c;

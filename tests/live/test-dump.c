@@ -445,7 +445,7 @@ TEST(prefix_and_several_pids)
 
 /* A file at the path is left as it is, the error names it, exit 2, and
  * the target is never touched. */
-TEST(existing_file_untouched)
+TEST(row63_existing_file_untouched)
 {
 	const char *dir = scratch_dir();
 	struct run_opts ro = RUN_OPTS(dir);
@@ -474,7 +474,7 @@ TEST(existing_file_untouched)
 
 /* A symlink at the path (to a sentinel, or dangling) is not followed,
  * not replaced, and reported with exit 2. */
-TEST(existing_symlink_untouched)
+TEST(row63_existing_symlink_untouched)
 {
 	const char *dir = scratch_dir(), *other = scratch_dir();
 	struct run_opts ro = RUN_OPTS(dir);
@@ -543,7 +543,7 @@ static void fsize_case(const char *mode)
 	target_kill(&t);
 }
 
-TEST(failed_write_leaves_nothing)
+TEST(row64_failed_write_leaves_nothing)
 {
 	REQUIRE_PTRACE();
 	fsize_case("tmpfile");

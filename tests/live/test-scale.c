@@ -336,7 +336,7 @@ static long long capture_threads_checked(struct target *t, unsigned long long *p
  * contexts and a VA clone, ThreadsCaptured and the walked tids equal
  * /proc/PID/task, the victim is unharmed, and the snapshot's memory for
  * N threads is about 4 times that for N/4. */
-TEST(threads_10000)
+TEST(row54_threads_10000)
 {
 	long want = SCALE_THREADS, old_pid_max, old_threads_max, total;
 	unsigned long long pause4, pause;
@@ -432,7 +432,7 @@ static long long capture_fds_checked(struct target *t)
 /* Proves: 200,000 fds (or the most RLIMIT_NOFILE may reach as root) are all
  * captured with names, basic and type-specific detail, HandlesCaptured and
  * the walked fds equal /proc/PID/fd, and memory grows about linearly. */
-TEST(fds_200000)
+TEST(row55_fds_200000)
 {
 	long want = SCALE_FDS, nr_open, old_nr_open, total, base;
 	struct rlimit rl;
@@ -538,7 +538,7 @@ static void add_maps(struct target *t, long k, long *total)
 /* Proves: 65,000 mappings (or what vm.max_map_count leaves room for) are
  * all regions of the snapshot, one per /proc/PID/maps line, tiling the
  * space, and memory grows about linearly. */
-TEST(mappings_65000)
+TEST(row56_mappings_65000)
 {
 	long want = SCALE_MAPS, max_maps = sysctl_read("/proc/sys/vm/max_map_count"), base, total;
 	long long kb4, kb;

@@ -126,7 +126,7 @@ TEST(create_times_match_proc)
 
 /* Proves: PSS_WALK_THREAD_NAME yields one name per thread, in thread-walk
  * order, equal to each task's comm, including a hostile comm (row 52). */
-TEST(thread_names_match_comm)
+TEST(row52_thread_names_match_comm)
 {
 	struct target t;
 	char r[4096];

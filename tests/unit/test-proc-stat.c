@@ -294,7 +294,7 @@ int main(void)
 		cmocka_unit_test(test_thread),
 		cmocka_unit_test(test_kthread),
 		cmocka_unit_test(test_zombie),
-		cmocka_unit_test(test_comm_paren),
+		{ "row52_comm_paren", test_comm_paren, NULL, NULL, NULL },
 		cmocka_unit_test(test_comm_binary),
 		cmocka_unit_test(test_long_comm),
 		cmocka_unit_test(test_old_kernels),
