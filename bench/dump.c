@@ -7,7 +7,10 @@
  * writer thread that keeps writing a fraction of its pages during each
  * dump, 25% by default), then measures, median of --runs:
  *   - plain      write(2) of the same number of bytes as pss's core from a
- *                1 MiB buffer, then fsync: what the disk can take;
+ *                1 MiB buffer, then fsync: what the disk can take through
+ *                the page cache (the goal's reference);
+ *   - O_DIRECT   the same with O_DIRECT, no page cache: what the disk takes
+ *                at all (pss writes memory this way where it can);
  *   - pss dump   `pss dump --json` (the file is fsync'ed before it is
  *                named): wall time, the library's pause_ms, the target's
  *                own longest gap, and the extra memory the clone cost while
@@ -16,7 +19,8 @@
  *                for the flush): wall time, the target's gap (it is stopped
  *                throughout), the MemAvailable drop.
  * The cores go to --dir (default /var/tmp: a disk, not tmpfs), one at a
- * time, and are removed at once.  It prints one Markdown table and whether
+ * time, and are removed at once; a sync() before each measurement keeps
+ * the previous file's removal out of the next one's time.  It prints one Markdown table and whether
  * the goals hold: pss faster than gcore, and at least 80% of the plain
  * write.
  *
@@ -264,7 +268,17 @@ static void fsync_path(const char *path)
 	}
 }
 
-/* ---- the three methods ---- */
+/* ---- the methods ---- */
+
+/* Before each measurement: the previous file's unlink still discards its
+ * blocks (the file system may be mounted with discard) and its dirty
+ * metadata waits for a commit; sync() takes that out of the next method's
+ * time. */
+static void settle(void)
+{
+	sync();
+	usleep(200000);
+}
 
 static void measure_pss(const struct opts *o, struct target *t, struct sample *s)
 {
@@ -278,6 +292,7 @@ static void measure_pss(const struct opts *o, struct target *t, struct sample *s
 	snprintf(pid, sizeof(pid), "%d", t->pid);
 	snprintf(cur_file, sizeof(cur_file), "%s.%d", prefix, t->pid);
 	snprintf(dirty, sizeof(dirty), "dirty %g", o->dirty);
+	settle();
 	target_cmd(t, "reset", r, sizeof(r));
 	target_cmd(t, dirty, r, sizeof(r));
 	memwatch_start(&w);
@@ -309,6 +324,7 @@ static void measure_gcore(const struct opts *o, struct target *t, struct sample 
 	snprintf(pid, sizeof(pid), "%d", t->pid);
 	snprintf(cur_file, sizeof(cur_file), "%s.%d", prefix, t->pid);
 	snprintf(dirty, sizeof(dirty), "dirty %g", o->dirty);
+	settle();
 	target_cmd(t, "reset", r, sizeof(r));
 	target_cmd(t, dirty, r, sizeof(r));
 	memwatch_start(&w);
@@ -327,11 +343,13 @@ static void measure_gcore(const struct opts *o, struct target *t, struct sample 
 	cur_file[0] = '\0';
 }
 
-/* The limit: @bytes written sequentially from a buffer, then fsync. */
-static void measure_plain(const struct opts *o, double bytes, struct sample *s)
+/* The limit: @bytes written sequentially from a buffer, then fsync; with
+ * @direct through O_DIRECT (the disk reads the buffer, no page cache: the
+ * way pss writes memory to a file system that allows it). */
+static void measure_plain(const struct opts *o, double bytes, bool direct, struct sample *s)
 {
 	size_t chunk = 1 << 20;
-	char *buf = malloc(chunk);
+	char *buf = aligned_alloc(4096, chunk);
 	double left = bytes, t0;
 	int fd;
 
@@ -339,14 +357,19 @@ static void measure_plain(const struct opts *o, double bytes, struct sample *s)
 		die("out of memory");
 	memset(buf, 0x5a, chunk);
 	snprintf(cur_file, sizeof(cur_file), "%s/bench-plain.%d", o->dir, getpid());
-	fd = open(cur_file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	settle();
+	fd = open(cur_file, O_WRONLY | O_CREAT | O_EXCL | (direct ? O_DIRECT : 0), 0600);
 	if (fd < 0)
 		die("cannot create the plain-write file");
 	t0 = now_s();
 	while (left > 0) {
 		size_t n = left < (double)chunk ? (size_t)left : chunk;
-		ssize_t w = write(fd, buf, n);
+		ssize_t w;
 
+		/* O_DIRECT takes whole blocks: the tail goes buffered. */
+		if (direct && n % 4096)
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_DIRECT);
+		w = write(fd, buf, n);
 		if (w <= 0)
 			die("plain write failed");
 		left -= (double)w;
@@ -480,7 +503,7 @@ static void parse(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct sample sp[MAX_RUNS], sg[MAX_RUNS], sw[MAX_RUNS], mp, mg, mw;
+	struct sample sp[MAX_RUNS], sg[MAX_RUNS], sw[MAX_RUNS], sd[MAX_RUNS], mp, mg, mw, md;
 	struct target t;
 	struct opts o = { 0 };
 	bool ok = true;
@@ -504,22 +527,25 @@ int main(int argc, char **argv)
 		/* Whoever writes first pays for fresh page-cache memory in this VM
 		 * (measured: the first 4 GiB write takes twice as long): warm up
 		 * once, then alternate which of pss and plain goes first. */
-		measure_plain(&o, o.sizes[z] * 1073741824.0, &warm);
+		measure_plain(&o, o.sizes[z] * 1073741824.0, false, &warm);
 		for (int r = 0; r < o.runs; r++) {
 			if (r & 1) {
-				measure_plain(&o, o.sizes[z] * 1073741824.0, &sw[r]);
+				measure_plain(&o, o.sizes[z] * 1073741824.0, false, &sw[r]);
 				measure_pss(&o, &t, &sp[r]);
 			} else {
 				measure_pss(&o, &t, &sp[r]);
-				measure_plain(&o, sp[r].bytes, &sw[r]);
+				measure_plain(&o, sp[r].bytes, false, &sw[r]);
 			}
+			measure_plain(&o, sp[r].bytes, true, &sd[r]);
 			if (!o.no_gcore)
 				measure_gcore(&o, &t, &sg[r]);
 		}
 		target_stop(&t);
 		median(sw, o.runs, &mw);
 		median(sp, o.runs, &mp);
+		median(sd, o.runs, &md);
 		row(o.sizes[z], "plain", &mw, &mw, false);
+		row(o.sizes[z], "O_DIRECT", &md, &mw, false);
 		row(o.sizes[z], "pss dump", &mp, &mw, true);
 		ok &= gbps(&mp) >= 0.8 * gbps(&mw);
 		if (!o.no_gcore) {
