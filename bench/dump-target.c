@@ -9,9 +9,14 @@
  *     then a 900 us sleep whose lateness counts) and keeps the longest gap:
  *     the longest time the process did not run, as it sees it;
  *   - a writer thread that, while "dirty" is on, writes one word into each
- *     page of the first FRACTION of the memory, round after round: the
+ *     page of the first FRACTION of the memory, one round every 100 ms: the
  *     service keeps changing memory during a dump, and every page it writes
- *     while a copy-on-write clone lives costs one page copy.
+ *     while a copy-on-write clone lives costs one page copy (at its first
+ *     write).  A round takes a few ms unless pages are copied; the writer
+ *     sleeps for the rest of the 100 ms, as a service waits for requests (a
+ *     writer spinning round after round would instead measure what one
+ *     busy core costs a dump on a 2-core machine, and gcore, which stops
+ *     the target, would not pay it).
  *
  * Commands, one per line on stdin; one reply line on stdout:
  *   reset          zero the longest gap                -> "ok"
@@ -36,6 +41,7 @@
 #define PAGE 4096ull
 #define SPIN_NS 100000ull
 #define SLEEP_NS 900000ull
+#define ROUND_NS 100000000ull	/* the writer's round: 100 ms */
 
 static unsigned char *mem;
 static size_t npages;
@@ -84,7 +90,9 @@ static void *writer_loop(void *arg)
 
 	(void)arg;
 	for (;;) {
-		if (!atomic_load(&dirty_on)) {
+		uint64_t t0 = now_ns(), spent;
+
+		if (!atomic_load(&dirty_on) || !atomic_load(&dirty_pages)) {
 			usleep(1000);
 			continue;
 		}
@@ -93,6 +101,9 @@ static void *writer_loop(void *arg)
 			atomic_fetch_add(&pages_written, 1);
 		}
 		round++;
+		spent = now_ns() - t0;
+		if (spent < ROUND_NS)
+			nanosleep(&(struct timespec){ 0, (long)(ROUND_NS - spent) }, NULL);
 	}
 	return NULL;
 }
