@@ -172,7 +172,39 @@ check: deps
 	$(Q)rm -f build/.results
 	$(Q)$(MAKE) --no-print-directory all check-run BUILD=build RESULTS=$(abspath build/.results)
 	$(Q)$(MAKE) --no-print-directory check-run BUILD=build/asan SANITIZE=1 RESULTS=$(abspath build/.results)
+	$(Q)TESTS="$(VALGRIND_CHECK)" RESULTS=$(abspath build/.results) tests/valgrind.sh build || true
 	$(Q)tests/summary.sh build/.results
+
+# valgrind memcheck (tests/valgrind.sh): make check runs the unit tests and
+# the live tests of each facet and of the clone under it (about a minute);
+# make valgrind runs every test program (about 10 minutes).
+VALGRIND_CHECK := tests/unit/ tests/layout/ examples/ live/test-threads$$ live/test-context$$ \
+	live/test-handles$$ live/test-vaspace$$ live/test-procinfo$$ live/test-clone$$
+valgrind: tests
+	$(Q)tests/valgrind.sh $(BUILD)
+
+# What does not fit make check's budget: every N of the syscall failure
+# injection with both errno sets (both builds), 3,000 random kills of the
+# capturing process, the thread-growth and fault-matrix tests ten times
+# each, every fuzz target for STRESS_FUZZ_TIME seconds, and all of the
+# suite under valgrind.
+STRESS_FUZZ_TIME ?= 300
+stress: deps
+	$(Q)rm -f build/.stress
+	$(Q)$(MAKE) --no-print-directory tests BUILD=build
+	$(Q)$(MAKE) --no-print-directory tests BUILD=build/asan SANITIZE=1
+	$(Q)PSS_FAILSYS_ALL=1 TESTS=test-failsys RESULTS=$(abspath build/.stress) tests/run-tests.sh build
+	$(Q)PSS_FAILSYS_ALL=1 TESTS=test-failsys SANITIZE=1 RESULTS=$(abspath build/.stress) \
+		tests/run-tests.sh build/asan
+	$(Q)PSS_TORTURE_ROUNDS=3000 TEST_TIMEOUT=3600 TESTS=test-clone-torture \
+		RESULTS=$(abspath build/.stress) tests/run-tests.sh build
+	$(Q)for i in 1 2 3 4 5 6 7 8 9 10; do \
+		TESTS=test-growth RESULTS=$(abspath build/.stress) tests/run-tests.sh build; \
+		TESTS=test-matrix RESULTS=$(abspath build/.stress) tests/run-tests.sh build; \
+	done
+	$(Q)tests/fuzz/run.sh --long $(STRESS_FUZZ_TIME) build
+	$(Q)RESULTS=$(abspath build/.stress) tests/valgrind.sh build || true
+	$(Q)tests/summary.sh build/.stress
 
 demo: deps all $(BUILD)/tests/targets/demo-target
 	$(Q)scripts/demo.sh $(BUILD)
@@ -266,6 +298,6 @@ install_man:
 clean:
 	rm -rf build
 
-.PHONY: all tests check check-run check-map-version deps demo fuzz fuzzers install install_headers \
+.PHONY: all tests check check-run check-map-version deps demo valgrind stress fuzz fuzzers install install_headers \
 	install_lib install_pkgconfig install_bin install_man install_built clean
 .DELETE_ON_ERROR:

@@ -5,7 +5,7 @@
 # Usage: scripts/deps.sh [build] [test]
 set -eu
 build="gcc g++ make pkgconf libcmocka-dev libelf-dev libdw-dev libzstd-dev clang libclang-rt-14-dev"
-test="gdb elfutils binutils python3 procps lldb zstd
+test="gdb elfutils binutils python3 procps lldb zstd valgrind
 	redis-server redis-tools nginx wrk postgresql postgresql-contrib postgresql-client util-linux"
 want=""
 for group in "$@"; do
