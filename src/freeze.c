@@ -346,6 +346,38 @@ static int freeze_scan_cb(pid_t tid, void *arg)
 	return 0;
 }
 
+/*
+ * The loop that lets every thread go runs under SCHED_FIFO where we may
+ * use it (CAP_SYS_NICE or RLIMIT_RTPRIO).  Otherwise each detached thread
+ * preempts the tracer and runs its few microseconds back into its call,
+ * through a copy-on-write fault after the clone (glibc's rseq area is
+ * written on every return to user space), before the next one is let go:
+ * the last thread waits for the work of all the others, 90-95 ms of
+ * detaches at 10,000 threads instead of 45-55.  Real-time, the tracer
+ * detaches them all at syscall speed while they run on the other CPUs,
+ * and on ours once the loop ends.  Only that tight loop of non-blocking
+ * calls runs real-time: the interrupts gain nothing from it (the stops
+ * then only come later), and a wait would starve the threads it waits for.
+ */
+static int rt_policy = -1;		/* what the tracer ran under before */
+static struct sched_param rt_saved;
+
+static bool rt_enter(void)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+
+	rt_policy = sched_getscheduler(0);
+	if (rt_policy < 0 || rt_policy == SCHED_FIFO || rt_policy == SCHED_RR ||
+	    sched_getparam(0, &rt_saved))
+		return false;
+	return !sched_setscheduler(0, SCHED_FIFO, &sp);
+}
+
+static void rt_leave(void)
+{
+	sched_setscheduler(0, rt_policy, &rt_saved);
+}
+
 /* One pass: scan the task list, seize every listed thread not seized yet,
  * then interrupt each of them.  *ret_new is how many we seized. */
 static int freeze_seize_pass(struct freeze *f, unsigned *ret_new)
@@ -737,13 +769,17 @@ static unsigned freeze_reap_dead(struct freeze *f)
 static uint64_t freeze_release(struct freeze *f)
 {
 	uint64_t thawed, grace;
+	bool rt;
 	size_t k;
 
 	f->releasing = true;
+	rt = f->n > 1 && rt_enter();
 	for (k = 0; k < f->n; k++) {
 		if (f->t[k].state == FT_STOPPED)
 			freeze_detach_one(&f->t[k]);
 	}
+	if (rt)
+		rt_leave();
 	thawed = now_ns(CLOCK_MONOTONIC);
 
 	grace = thawed + FREEZE_GRACE_NS;
