@@ -825,11 +825,9 @@ TEST(interrupted_waits_change_nothing)
 	check_victim_end(&t);
 }
 
-/* Proves: a clone whose first stop is not seen before the injection's
- * deadline (a starved machine) fails the capture with ERROR_TIMEOUT, and
- * the thread that made it resumes with its own registers (not the clone
- * call's result), no clone left. */
-TEST(clone_slow_to_stop)
+/* A capture whose stop of @mode is seen too late: the child's own checks
+ * pass, the victim is released and carries on. */
+static void slow_stop(int mode, const char *what, bool timeout_or_success)
 {
 	struct target t;
 	int st;
@@ -838,13 +836,23 @@ TEST(clone_slow_to_stop)
 	REQUIRE(nlib > 0, "libpss.so's text not found");
 	sh = shared_page();
 	setup_victim(&t);
-	st = run_one(t.pid, M_SLOW_CLONE, 0, false);
+	st = run_one(t.pid, mode, 0, false);
 	REQUIRE(st >= 0, "no child");
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x (%s)", st, sh->bad);
-	CHECK(sh->code == ERROR_TIMEOUT || sh->code == ERROR_SUCCESS, "%s", err_name(sh->code));
+	if (timeout_or_success)
+		CHECK(sh->code == ERROR_TIMEOUT || sh->code == ERROR_SUCCESS, "%s", err_name(sh->code));
 	diag("capture: %s", err_name(sh->code));
-	check_released(t.pid, "slow clone");
+	check_released(t.pid, what);
 	check_victim_end(&t);
+}
+
+/* Proves: a clone whose first stop is not seen before the injection's
+ * deadline (a starved machine) fails the capture with ERROR_TIMEOUT, and
+ * the thread that made it resumes with its own registers (not the clone
+ * call's result), no clone left. */
+TEST(clone_slow_to_stop)
+{
+	slow_stop(M_SLOW_CLONE, "slow clone", true);
 }
 
 /* Proves: an injected thread whose syscall-entry stop is not seen before
@@ -852,19 +860,7 @@ TEST(clone_slow_to_stop)
  * with its own registers, its blocked read intact. */
 TEST(injected_thread_slow_to_stop)
 {
-	struct target t;
-	int st;
-
-	REQUIRE_PTRACE();
-	REQUIRE(nlib > 0, "libpss.so's text not found");
-	sh = shared_page();
-	setup_victim(&t);
-	st = run_one(t.pid, M_SLOW_ENTRY, 0, false);
-	REQUIRE(st >= 0, "no child");
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x (%s)", st, sh->bad);
-	diag("capture: %s", err_name(sh->code));
-	check_released(t.pid, "slow entry");
-	check_victim_end(&t);
+	slow_stop(M_SLOW_ENTRY, "slow entry", false);
 }
 
 int main(int argc, char **argv)

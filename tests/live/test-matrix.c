@@ -80,6 +80,21 @@ TEST(row08_recv_rcvtimeo_sees_eintr)
 	target_kill(&t);
 }
 
+/* Wait up to a second for each of the @n threads @tids of @pid to be in
+ * state 'T'. */
+static void all_stopped(pid_t pid, const pid_t *tids, int n)
+{
+	for (int k = 0; k < 200; k++) {
+		int stopped = 0;
+
+		for (int i = 0; i < n; i++)
+			stopped += thread_state(pid, tids[i]) == 'T';
+		if (stopped == n)
+			return;
+		msleep(5);
+	}
+}
+
 /* Proves (row 18): a target stopped twice (kill and tgkill SIGSTOP) stays
  * stopped in every thread through a capture (and a capture with the
  * clone, which may refuse cleanly), its parent (this test) gets exactly
@@ -102,15 +117,7 @@ TEST(row18_double_stop)
 		si.si_status == SIGSTOP, "no stop report");
 	n = thread_ids(t.pid, tids, 8);
 	REQUIRE(n == 4, "%d threads", n);
-	for (int k = 0; k < 200; k++) {
-		int stopped = 0;
-
-		for (int i = 0; i < n; i++)
-			stopped += thread_state(t.pid, tids[i]) == 'T';
-		if (stopped == n)
-			break;
-		msleep(5);
-	}
+	all_stopped(t.pid, tids, n);
 	free_snap(capture_ok(t.pid, PSS_CAPTURE_THREADS | PSS_CAPTURE_THREAD_CONTEXT, CONTEXT_ALL));
 	r = capture_pid(t.pid, PTRACE_FLAGS, CONTEXT_ALL, &s);
 	diag("with the clone: %s %s", err_name(r), r ? capture_error_text() : "");
@@ -119,15 +126,7 @@ TEST(row18_double_stop)
 	/* A detached group-stopped thread is woken to re-enter the group
 	 * stop inside the kernel (it never returns to user space): allow it
 	 * that moment before asking for 'T'. */
-	for (int k = 0; k < 200; k++) {
-		int stopped = 0;
-
-		for (int i = 0; i < n; i++)
-			stopped += thread_state(t.pid, tids[i]) == 'T';
-		if (stopped == n)
-			break;
-		msleep(5);
-	}
+	all_stopped(t.pid, tids, n);
 	for (int i = 0; i < n; i++)
 		CHECK(thread_state(t.pid, tids[i]) == 'T', "thread %d is '%c'", tids[i],
 		      thread_state(t.pid, tids[i]));
