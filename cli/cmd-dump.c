@@ -34,6 +34,7 @@
  * Test hook: PSS_DUMP_NO_TMPFILE=1 forces the named temporary.
  */
 #include "pss.h"
+#include "json.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -777,34 +778,18 @@ static void summary(pid_t pid, const struct dump_opts *o, const struct dump_resu
 		o->freeze ? "stopped" : "paused", r->pause_ms, r->error[0] ? "; " : "", r->error);
 }
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 /* One JSON object per PID, one per line. */
 static void json_result(pid_t pid, const struct dump_opts *o, const struct dump_result *r)
 {
 	printf("{\"pid\": %d, \"file\": ", pid);
-	json_string(r->file);
+	json_print_str(r->file);
 	printf(", \"bytes\": %llu, \"core_bytes\": %llu, \"seconds\": %.6f, \"pause_ms\": %.3f, "
 	       "\"capture_ms\": %.3f, \"compressed\": %s, \"frozen\": %s, \"status\": \"%s\"",
 	       r->bytes, r->core_bytes, r->seconds, r->pause_ms, r->capture_ms,
 	       o->zstd ? "true" : "false", o->freeze ? "true" : "false", r->status);
 	if (r->error[0]) {
 		printf(", \"error\": ");
-		json_string(r->error);
+		json_print_str(r->error);
 	}
 	printf("}\n");
 	fflush(stdout);

@@ -26,6 +26,7 @@
  * file).  Either way watch then dies of the signal, as a shell expects.
  */
 #include "pss.h"
+#include "json.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -276,22 +277,6 @@ static int dump_name(const struct watch_opts *o, const char *trig, struct timesp
 	return -EEXIST;
 }
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 /* report() - the stderr line of one dump, and its JSON object on stdout. */
 static void report(const struct watch_opts *o, const char *file, const char *trig, double value,
 		   const struct timespec *when, unsigned k, int rc, const struct cli_dump_report *r)
@@ -318,7 +303,7 @@ static void report(const struct watch_opts *o, const char *file, const char *tri
 	if (!o->json)
 		return;
 	printf("{\"pid\": %d, \"file\": ", o->pid);
-	json_string(file);
+	json_print_str(file);
 	printf(", \"trigger\": \"%s\", \"value\": %.*f, \"threshold\": %.*f, \"time\": %lld.%06ld, "
 	       "\"dump\": %u, \"count\": %u, \"bytes\": %llu, \"core_bytes\": %llu, "
 	       "\"seconds\": %.6f, \"pause_ms\": %.3f, \"compressed\": %s, \"status\": \"%s\"",
@@ -327,7 +312,7 @@ static void report(const struct watch_opts *o, const char *file, const char *tri
 	       r->seconds, r->pause_ms, o->zstd ? "true" : "false", status);
 	if (r->error[0]) {
 		printf(", \"error\": ");
-		json_string(r->error);
+		json_print_str(r->error);
 	}
 	printf("}\n");
 	fflush(stdout);

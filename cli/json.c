@@ -173,6 +173,11 @@ void json_null(void)
 	fputs("null", stdout);
 }
 
+void json_print_str(const char *s)
+{
+	json_escaped((const unsigned char *)s, strlen(s));
+}
+
 void json_done(void)
 {
 	if (!wrote)

@@ -27,6 +27,9 @@ void json_uint(unsigned long long v);
 void json_double(double v);
 void json_bool(bool v);
 void json_null(void);
+/* @s as one JSON string, outside the emitter's state: for the JSON lines
+ * that pss dump and pss watch print one object at a time. */
+void json_print_str(const char *s);
 /* The document is complete: end it with a newline and flush (nothing if
  * nothing was written). */
 void json_done(void);

@@ -657,6 +657,14 @@ TEST(json_summary)
 		 t.pid, t.pid, PAT_LEN);
 	CHECK(py_check(r.out_path, expr) == 0, "JSON does not parse or is wrong: %s", body);
 
+	/* A file name that is not UTF-8, with a control byte: still JSON. */
+	RUN(&ro, &r, "dump", "--json", "-o", "bad\xff\x01name", pid);
+	CHECK_EQ_INT(r.status, 0);
+	read_text(r.out_path, body, sizeof(body));
+	snprintf(expr, sizeof(expr), "d[\"file\"] == \"bad\\ufffd\\u0001name.%d\" and d[\"status\"] == \"ok\"",
+		 t.pid);
+	CHECK(py_check(r.out_path, expr) == 0, "JSON of an odd file name: %s", body);
+
 	snprintf(gone, sizeof(gone), "%d", dead_pid());
 	RUN(&ro, &r, "dump", "--json", gone);
 	CHECK_EQ_INT(r.status, 2);
