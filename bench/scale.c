@@ -14,8 +14,12 @@
  * Each row is --runs captures (default 5); it prints the median and the
  * worst capture time (the PssCaptureSnapshot call) and pause
  * (pss_linux_process_info.pause_ns, 0 when the flags never stop the
- * target), one Markdown table, then whether the pause at 10,000 threads is
- * under 50 ms.
+ * target), and for the thread rows the median "last gap": the longest time
+ * the victim's clock thread, made after all the others and so the last
+ * one a stop lets go, did not run (what the pause is for the thread that
+ * waits longest, as the target itself sees it); one Markdown table, the
+ * floors (a bare ptrace stop, the target's fork()), the stage times of the
+ * median run, then whether the pause at 10,000 threads is under 50 ms.
  *
  * The victim is ended by pid when the driver ends, on error and on
  * SIGINT/SIGTERM/SIGHUP; it also dies with the driver (PR_SET_PDEATHSIG).
@@ -29,6 +33,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +176,7 @@ static int cmp_double(const void *a, const void *b)
 
 struct row {
 	double cap_med, cap_max, pause_med, pause_max;
+	double gap_med;			/* the victim's clock thread: -1 without */
 	char stages[512];
 };
 
@@ -188,9 +194,12 @@ static void on_log(void *ctx, enum pss_linux_log_level level, const char *msg)
 }
 
 /* @runs captures of the victim with @flags; medians and worst cases. */
+static bool with_clock;		/* the victim runs its clock thread */
+
 static struct row measure(DWORD flags, DWORD ctx)
 {
-	double cap[MAX_RUNS], pause[MAX_RUNS];
+	double cap[MAX_RUNS], pause[MAX_RUNS], gap[MAX_RUNS];
+	int err;
 	struct row r;
 	HANDLE h;
 
@@ -203,6 +212,8 @@ static struct row measure(DWORD flags, DWORD ctx)
 		DWORD e;
 
 		stages[i][0] = 0;
+		if (with_clock)
+			victim_cmd("gap", 0, &err);	/* zero it */
 		stage_run = i;
 		t0 = now_ms();
 		e = PssCaptureSnapshot(h, flags, ctx, &s);
@@ -214,6 +225,7 @@ static struct row measure(DWORD flags, DWORD ctx)
 		if (pss_linux_query_process(s, &li))
 			die("pss_linux_query_process failed");
 		pause[i] = li.pause_ns / 1e6;
+		gap[i] = with_clock ? victim_cmd("gap", 0, &err) / 1e3 : -1;
 		PssFreeSnapshot(GetCurrentProcess(), s);
 	}
 	CloseHandle(h);
@@ -232,6 +244,8 @@ static struct row measure(DWORD flags, DWORD ctx)
 	}
 	qsort(cap, (size_t)runs, sizeof(double), cmp_double);
 	qsort(pause, (size_t)runs, sizeof(double), cmp_double);
+	qsort(gap, (size_t)runs, sizeof(double), cmp_double);
+	r.gap_med = gap[runs / 2];
 	r.cap_med = cap[runs / 2];
 	r.cap_max = cap[runs - 1];
 	r.pause_med = pause[runs / 2];
@@ -283,8 +297,12 @@ static double bare_stop(pid_t pid)
 
 static void print_row(const char *what, long n, const char *flags, struct row r)
 {
-	printf("| %-8s | %7ld | %-28s | %8.1f | %8.1f | %7.1f | %7.1f |\n", what, n, flags,
-	       r.cap_med, r.cap_max, r.pause_med, r.pause_max);
+	char gap[16] = "-";
+
+	if (r.gap_med >= 0)
+		snprintf(gap, sizeof(gap), "%.1f", r.gap_med);
+	printf("| %-8s | %7ld | %-28s | %8.1f | %8.1f | %7.1f | %7.1f | %8s |\n", what, n, flags,
+	       r.cap_med, r.cap_max, r.pause_med, r.pause_max, gap);
 	fflush(stdout);
 }
 
@@ -334,6 +352,8 @@ static double bench_threads(const char *victim)
 		have = victim_cmd("threads", sizes[i] - 1 - have, &err);
 		if (err)
 			fprintf(stderr, "scale: threads stop at %ld: %s\n", have + 1, strerror(err));
+		/* a new clock thread, the last one made: the last one let go */
+		with_clock = victim_cmd("clock", 0, &err) == 1;
 		r = measure(THREAD_FLAGS, CONTEXT_ALL);
 		print_row("threads", have + 1, "THREADS+CONTEXT", r);
 		r = measure(THREAD_FLAGS | PSS_CAPTURE_VA_CLONE, CONTEXT_ALL);
@@ -349,6 +369,7 @@ static double bench_threads(const char *victim)
 		bl += (size_t)snprintf(breakdown + bl, sizeof(breakdown) - bl,
 				       "- as pss dump, %ld threads: %s\n", have + 1, r.stages);
 		fork_us = victim_cmd("fork", 5, &err);
+		with_clock = false;
 		fl += (size_t)snprintf(floors + fl, sizeof(floors) - fl,
 				       "| %7ld | %17.1f | %20.1f |\n", have + 1,
 				       bare_stop(vic.pid), fork_us / 1e3);
@@ -480,8 +501,8 @@ int main(int argc, char **argv)
 	signal(SIGHUP, on_signal);
 
 	printf("Capture time and target pause at scale (ms, median and worst of %d runs)\n\n", runs);
-	printf("| what     |   count | flags                        | capture  | worst    | pause   | worst   |\n");
-	printf("|----------|--------:|------------------------------|---------:|---------:|--------:|--------:|\n");
+	printf("| what     |   count | flags                        | capture  | worst    | pause   | worst   | last gap |\n");
+	printf("|----------|--------:|------------------------------|---------:|---------:|--------:|--------:|---------:|\n");
 	goal = -1;
 	if (!only || !strcmp(only, "threads"))
 		goal = bench_threads(victim);

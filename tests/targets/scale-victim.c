@@ -15,6 +15,10 @@
  *   fork K       K times fork() a child that exits at once, timing each
  *                fork() call: the floor of a copy-on-write clone of this
  *                address space (bench/scale) -> "n=<median fork() us>"
+ *   clock        (re)start the clock thread, made after every thread so
+ *                far, so the last one a stop lets go: it spins 100 us and
+ *                sleeps 900 us, and keeps its longest time off the CPU -> "n=1"
+ *   gap          that longest time in us since the last gap -> "n=<us>"
  *   ping         -> "pong threads=<made> fds=<made> maps=<pages>"
  *
  * Sizes are counted by the victim itself so that a test can tell a refusal
@@ -144,6 +148,52 @@ static void cmd_maps(long k)
 	reply("n=%ld err=%d", npages, err);
 }
 
+static _Atomic uint64_t max_gap_ns;
+static atomic_int clock_gen;
+
+static void gap_seen(uint64_t gap)
+{
+	if (gap > atomic_load(&max_gap_ns))
+		atomic_store(&max_gap_ns, gap);
+}
+
+/* Spin 100 us, sleep 900 us: a gap while spinning, or lateness after the
+ * sleep, is time the thread did not run.  Ends when a newer clock starts. */
+static void *clock_thread(void *arg)
+{
+	int gen = (int)(intptr_t)arg;
+	struct timespec ts = { 0, 900000 };
+
+	while (atomic_load(&clock_gen) == gen) {
+		uint64_t start, prev, t;
+
+		start = prev = mono_ns();
+		while ((t = mono_ns()) - start < 100000) {
+			gap_seen(t - prev);
+			prev = t;
+		}
+		nanosleep(&ts, NULL);
+		t = mono_ns();
+		gap_seen(t - prev > 900000 ? t - prev - 900000 : 0);
+	}
+	return NULL;
+}
+
+static void cmd_clock(void)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	int err;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	err = pthread_create(&th, &attr, clock_thread,
+			     (void *)(intptr_t)(atomic_fetch_add(&clock_gen, 1) + 1));
+	pthread_attr_destroy(&attr);
+	atomic_store(&max_gap_ns, 0);
+	reply("n=%d err=%d", !err, err);
+}
+
 static int cmp_long(const void *a, const void *b)
 {
 	long x = *(const long *)a, y = *(const long *)b;
@@ -193,6 +243,10 @@ static void command(char *line)
 		cmd_fds(n);
 	else if (!strcmp(line, "maps"))
 		cmd_maps(n);
+	else if (!strcmp(line, "clock"))
+		cmd_clock();
+	else if (!strcmp(line, "gap"))
+		reply("n=%llu err=0", (unsigned long long)(atomic_exchange(&max_gap_ns, 0) / 1000));
 	else if (!strcmp(line, "fork"))
 		cmd_fork(n);
 	else if (!strcmp(line, "ping"))
