@@ -237,6 +237,68 @@ static bool map_named(pid_t pid, const char *name, uint64_t *lo, uint64_t *hi)
 	return found;
 }
 
+/* Proves (row 10): a thread parked in a signal handler that runs on its
+ * alternate stack (blocked in read() there) is captured with its stack
+ * pointer on that stack, with and without the clone (which may inject
+ * into it: it waits in a restartable call); afterwards the handler's read
+ * gets the byte written later, with no EINTR, and the handler still runs
+ * on the same alternate stack, marked SS_ONSTACK. */
+TEST(row10_handler_on_sigaltstack)
+{
+	static const DWORD flags[] = {
+		PSS_CAPTURE_THREADS | PSS_CAPTURE_THREAD_CONTEXT,
+		PSS_CAPTURE_VA_CLONE | PSS_CAPTURE_THREADS | PSS_CAPTURE_THREAD_CONTEXT,
+	};
+	struct target t;
+	char reply[256];
+	uint64_t lo, hi;
+	DWORD tid;
+
+	REQUIRE_PTRACE();
+	start_victim(&t);
+	target_cmdf(&t, reply, sizeof(reply), "altstack");
+	tid = (DWORD)reply_get(reply, "tid", 0);
+	lo = (uint64_t)reply_get(reply, "lo", 0);
+	hi = (uint64_t)reply_get(reply, "hi", 0);
+	REQUIRE(tid && lo && hi > lo, "victim: %s", reply);
+	REQUIRE(wait_thread_syscall(t.pid, (pid_t)tid, SYS_read, 2000) == 0, "handler not in read()");
+	for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+		HPSS s = capture_ok(t.pid, flags[f], CONTEXT_ALL);
+		struct walk w;
+		bool seen = false;
+
+		CHECK_ERR(walk_collect(s, PSS_WALK_THREADS, sizeof(PSS_THREAD_ENTRY), &w), ERROR_NO_MORE_ITEMS);
+		for (size_t k = 0; k < w.count; k++) {
+			PSS_THREAD_ENTRY *x = WALK_ITEM(&w, PSS_THREAD_ENTRY, k);
+
+			if (x->ThreadId != tid)
+				continue;
+			seen = true;
+			REQUIRE(x->ContextRecord, "no context for the handler's thread");
+			CHECK(x->ContextRecord->Rsp >= lo && x->ContextRecord->Rsp < hi,
+			      "flags %#x: rsp %#llx outside the altstack %#llx-%#llx", flags[f],
+			      (unsigned long long)x->ContextRecord->Rsp, (unsigned long long)lo,
+			      (unsigned long long)hi);
+		}
+		CHECK(seen, "thread %u not listed", tid);
+		walk_release(&w);
+		free_snap(s);
+		CHECK_EQ_INT(thread_syscall(t.pid, (pid_t)tid), SYS_read);
+	}
+	target_cmdf(&t, reply, sizeof(reply), "altstack-go");
+	diag("handler: %s", reply);
+	CHECK_EQ_INT(reply_get(reply, "done", 0), 1);
+	CHECK_EQ_INT(reply_get(reply, "got", -9), 1);
+	CHECK_EQ_INT(reply_get(reply, "err", -1), 0);
+	CHECK_EQ_INT(reply_get(reply, "byte", 0), 'k');
+	CHECK_EQ_INT(reply_get(reply, "onstack", 0), 1);
+	CHECK_EQ_INT(reply_get(reply, "same", 0), 1);
+	CHECK_EQ_INT(reply_get(reply, "sp_in", 0), 1);
+	CHECK(no_thread_traced(t.pid), "the victim is left traced");
+	CHECK_EQ_INT(clone_procs_under(t.pid, true), 0);
+	target_kill(&t);
+}
+
 /* Proves (row 49): [vvar] (VM_IO|VM_PFNMAP, present in every process) is
  * never read: the capture and the core succeed, its PT_LOAD is there and
  * holds only zeros (its real pages hold the clock data), while [vdso]

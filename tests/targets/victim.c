@@ -237,6 +237,62 @@ static void *grow_thread(void *arg)
 	return NULL;
 }
 
+/* altstack: a thread parked inside a SIGUSR2 handler that runs on its
+ * alternate signal stack, blocked in read() on a pipe (row 10).  The
+ * handler records, once the byte comes, what it saw: still on the
+ * altstack, the same altstack, the read's result. */
+#define ALT_SIZE (64 << 10)
+static char *alt_mem;
+static int alt_pipe[2] = { -1, -1 };
+static atomic_int alt_in, alt_done;
+static struct {
+	long got;		/* the read's result */
+	int err;		/* its errno */
+	int onstack;		/* sigaltstack() said SS_ONSTACK after the read */
+	int same;		/* the same ss_sp and ss_size */
+	int sp_in;		/* a local lay inside the altstack */
+	char byte;
+} alt_res;
+
+static void alt_handler(int sig)
+{
+	stack_t now;
+	char c = 0, here;
+	long n;
+
+	atomic_store(&alt_in, 1);
+	n = syscall(SYS_read, alt_pipe[0], &c, 1);
+	alt_res.got = n;
+	alt_res.err = n < 0 ? errno : 0;
+	alt_res.byte = c;
+	sigaltstack(NULL, &now);
+	alt_res.onstack = !!(now.ss_flags & SS_ONSTACK);
+	alt_res.same = now.ss_sp == alt_mem && now.ss_size == ALT_SIZE;
+	alt_res.sp_in = &here >= alt_mem && &here < alt_mem + ALT_SIZE;
+	atomic_store(&alt_done, 1);
+}
+
+static void *alt_thread(void *arg)
+{
+	stack_t ss = { .ss_sp = alt_mem, .ss_size = ALT_SIZE };
+	struct sigaction sa;
+	sigset_t usr2;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = alt_handler;
+	sa.sa_flags = SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaltstack(&ss, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	pthread_sigmask(SIG_UNBLOCK, &usr2, NULL);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGUSR2);
+	for (;;)
+		pause();
+	return NULL;
+}
+
 static void *exit_after_thread(void *arg)
 {
 	unsigned ms = (unsigned)(uintptr_t)arg;
@@ -1376,6 +1432,29 @@ static void command(char *line)
 		atomic_store(&churn_stop, 0);
 		spawn(&churn_th, churn_thread, NULL, "churn", 0);
 		reply("ok");
+	} else if (!strcmp(line, "altstack")) {
+		pid_t tid;
+
+		alt_mem = mmap(NULL, ALT_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (alt_mem == MAP_FAILED || pipe(alt_pipe)) {
+			reply("error %s", strerror(errno));
+			return;
+		}
+		tid = spawn(NULL, alt_thread, NULL, "altstack", 0);
+		while (!atomic_load(&alt_in))
+			usleep(1000);
+		reply("ok tid=%d lo=%#lx hi=%#lx", tid, (unsigned long)(uintptr_t)alt_mem,
+		      (unsigned long)(uintptr_t)(alt_mem + ALT_SIZE));
+	} else if (!strcmp(line, "altstack-go")) {
+		if (write(alt_pipe[1], "k", 1) != 1) {
+			reply("error %s", strerror(errno));
+			return;
+		}
+		for (int i = 0; i < 2000 && !atomic_load(&alt_done); i++)
+			usleep(1000);
+		reply("done=%d got=%ld err=%d byte=%d onstack=%d same=%d sp_in=%d",
+		      atomic_load(&alt_done), alt_res.got, alt_res.err, alt_res.byte, alt_res.onstack,
+		      alt_res.same, alt_res.sp_in);
 	} else if (!strcmp(line, "grow")) {
 		atomic_store(&grow_stop, 0);
 		spawn(&grow_th, grow_thread, (void *)(intptr_t)atoi(arg), "grow", 0);
