@@ -19,6 +19,7 @@ progs=$(ls "$build"/tests/layout/test-* "$build"/tests/unit/test-* "$build"/test
 # Scripts of the source tree (the install test, the bounded fuzz run, the
 # real servers) run once, in the plain build.
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
+. "$srcdir/tests/lib/tap.sh"
 if [ "${SANITIZE:-}" != 1 ]; then
 	progs="$progs $(ls "$srcdir"/tests/install/test-*.sh "$srcdir"/tests/fuzz/run.sh \
 		"$srcdir"/tests/servers/test-*.sh 2>/dev/null || true)"
@@ -36,25 +37,9 @@ for prog in $progs; do
 	esac
 	timeout -k 10 "$timeout_s" "$prog" $args >"$out" 2>&1
 	rc=$?
-	p=$(grep -cE '^ok ' "$out" | head -1); s=$(grep -cE '^ok .*# ?(SKIP|skip)' "$out")
-	f=$(grep -cE '^not ok ' "$out")
-	p=$((p - s))
-	if [ "$rc" -eq 77 ] && [ $((p + f + s)) -eq 0 ]; then s=1; fi
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ "$f" -eq 0 ]; then
-		f=1; echo "not ok - $name exited with status $rc" >>"$out"
-	fi
-	if [ "$rc" -eq 0 ] && [ $((p + f + s)) -eq 0 ]; then
-		f=1; echo "not ok - $name printed no test result" >>"$out"
-	fi
-	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-	if [ "$f" -gt 0 ]; then
-		echo "FAIL $name ($p passed, $f failed, $s skipped)"
-		grep -E '^not ok' "$out" | sed 's/^/    /'
-		grep -vE '^ok ' "$out" | tail -n 60 | sed 's/^/    /'
-	else
-		printf 'ok   %-45s %3d passed %2d skipped\n' "$name" "$p" "$s"
-		[ "$s" -gt 0 ] && grep -E '# ?(SKIP|skip)' "$out" | sed 's/^/    /'
-	fi
+	tap_count "$out"
+	tap_verdict "$name" "$rc" "$out"
+	tap_report "$name" "$out"
 	rm -f "$out"
 done
 echo "$label: $passed passed, $failed failed, $skipped skipped"

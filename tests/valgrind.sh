@@ -18,6 +18,7 @@ build=${1:?usage: valgrind.sh BUILD_DIR}
 timeout_s=${TEST_TIMEOUT:-600}
 vg=${VALGRIND:-valgrind}
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
+. "$srcdir/tests/lib/tap.sh"
 command -v "$vg" >/dev/null || { echo "valgrind.sh: no $vg (scripts/deps.sh test)" >&2; exit 1; }
 export CMOCKA_MESSAGE_OUTPUT=TAP
 export PSS_TEST_BUILD=$(cd "$build" && pwd)
@@ -95,9 +96,7 @@ for prog in $progs; do
 	LD_PRELOAD=$preload timeout -k 10 "$timeout_s" "$vg" "${vgopts[@]}" \
 		--log-file="$logs/%p.log" "$prog" $args >"$out" 2>&1
 	rc=$?
-	p=$(grep -cE '^ok ' "$out" | head -1); s=$(grep -cE '^ok .*# ?(SKIP|skip)' "$out")
-	f=$(grep -cE '^not ok ' "$out")
-	p=$((p - s))
+	tap_count "$out"
 	# TAP failures of the tests valgrind cannot run become skips.
 	conv=0
 	while read -r t; do
@@ -112,30 +111,18 @@ for prog in $progs; do
 	# (none if it was killed); their sum is the program's memcheck errors.
 	errs=$(cat "$logs"/*.log 2>/dev/null | sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' |
 		awk '{ n += $1 } END { print n + 0 }')
-	if [ "$rc" -eq 77 ] && [ $((p + f + s)) -eq 0 ]; then s=1; fi
 	if [ "$errs" -gt 0 ]; then
 		f=$((f + 1)); echo "not ok - $name: memcheck found $errs errors" >>"$out"
 	fi
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ "$f" -eq 0 ]; then
-		f=1; echo "not ok - $name exited with status $rc" >>"$out"
-	fi
-	if [ "$rc" -eq 0 ] && [ $((p + f + s)) -eq 0 ]; then
-		f=1; echo "not ok - $name printed no test result" >>"$out"
-	fi
-	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+	tap_verdict "$name" "$rc" "$out"
+	tap_report "$name" "$out"
 	if [ "$f" -gt 0 ]; then
-		echo "FAIL $name ($p passed, $f failed, $s skipped)"
-		grep -E '^not ok' "$out" | sed 's/^/    /'
-		grep -vE '^ok ' "$out" | tail -n 60 | sed 's/^/    /'
 		# The logs of the processes with errors, without valgrind's banner.
 		for log in "$logs"/*.log; do
 			grep -qE 'ERROR SUMMARY: [1-9]' "$log" 2>/dev/null || continue
 			grep -E '^==[0-9]+== ' "$log" | grep -vE '== (Memcheck|Copyright|Using Valgrind|Command|Parent PID|$)' |
 				head -n 200 | sed 's/^/    /'
 		done
-	else
-		printf 'ok   %-45s %3d passed %2d skipped\n' "$name" "$p" "$s"
-		[ "$s" -gt 0 ] && grep -E '# ?(SKIP|skip)' "$out" | sed 's/^/    /'
 	fi
 	rm -rf "$out" "$logs"
 done
