@@ -965,6 +965,51 @@ HANDLE open_process(pid_t pid)
 	return h;
 }
 
+struct child_capture capture_in_child(pid_t victim, DWORD flags, int (*prepare)(struct child_capture *),
+				      int (*inspect)(HPSS snap), void (*before_go)(void *), void *arg)
+{
+	struct child_capture *res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+					 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct child_capture out;
+	pid_t pid;
+	int st = 0;
+
+	REQUIRE(res != MAP_FAILED, "mmap");
+	memset(res, 0, sizeof(*res));
+	res->code = 0xffffffffu;
+	fflush(stdout);
+	pid = fork();
+	REQUIRE(pid >= 0, "fork");
+	if (pid == 0) {
+		HPSS s = NULL;
+		int rc;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		rc = prepare ? prepare(res) : 0;
+		if (rc)
+			_exit(rc);
+		for (int i = 0; i < 10000 && !res->go; i++)
+			usleep(1000);
+		res->code = capture_pid(victim, flags, CONTEXT_ALL, &s);
+		snprintf(res->text, sizeof(res->text), "%s", capture_error_text());
+		if (s && inspect)
+			res->inspect = inspect(s);
+		if (s && PssFreeSnapshot(GetCurrentProcess(), s))
+			_exit(250);
+		_exit(0);
+	}
+	if (before_go)
+		before_go(arg);
+	res->go = 1;
+	REQUIRE(waitpid(pid, &st, 0) == pid, "waitpid");
+	res->status = st;
+	out = *res;
+	munmap(res, sizeof(*res));
+	REQUIRE(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the capturing child failed: exit %d (status 0x%x, %d)",
+		WIFEXITED(st) ? WEXITSTATUS(st) : -1, st, out.prepare_err);
+	return out;
+}
+
 DWORD capture_pid(pid_t pid, DWORD flags, DWORD ctx_flags, HPSS *snap)
 {
 	HANDLE h = OpenProcess(PROCESS_ALL_ACCESS, FALSE, (DWORD)pid);

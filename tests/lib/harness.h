@@ -196,6 +196,26 @@ bool ptrace_permitted(char *why, size_t len);
 HANDLE open_process(pid_t pid);		/* REQUIREs success */
 /* capture_pid() - open @pid, PssCaptureSnapshot, close; returns the code. */
 DWORD capture_pid(pid_t pid, DWORD flags, DWORD ctx_flags, HPSS *snap);
+/*
+ * capture_in_child() - capture @victim from a forked child that first runs
+ * @prepare (drop credentials, capabilities; 0 to go on, else the child's
+ * exit code), then waits for the parent's go, captures with @flags and
+ * CONTEXT_ALL, calls @inspect on the snapshot if there is one, and frees
+ * it (exit 250 if the free fails).  The parent calls @before_go after the
+ * fork (a watcher thread must start after it: a fork beside a running
+ * thread can leave the child stuck on a lock of the sanitizer's
+ * allocator).  REQUIREs that the child exits 0.  Returns its result.
+ */
+struct child_capture {
+	DWORD code;			/* the capture's */
+	int status;			/* the child's wait status */
+	int prepare_err;		/* what @prepare left here */
+	int inspect;			/* what @inspect returned */
+	volatile int go;
+	char text[240];			/* pss_linux_last_capture_error() */
+};
+struct child_capture capture_in_child(pid_t victim, DWORD flags, int (*prepare)(struct child_capture *),
+				      int (*inspect)(HPSS snap), void (*before_go)(void *), void *arg);
 /* capture_ok() - capture_pid that REQUIREs ERROR_SUCCESS. */
 HPSS capture_ok(pid_t pid, DWORD flags, DWORD ctx_flags);
 void free_snap(HPSS snap);		/* PssFreeSnapshot, CHECKed */

@@ -61,75 +61,30 @@ static int drop_cap(int cap)
 	return 0;
 }
 
-struct child_result {
-	DWORD code;
-	int clone_ok;		/* 1: the snapshot had a clone of the victim */
-	int cap_err;
-	volatile int go;	/* the parent's watcher runs: capture now */
-	char text[240];
-};
-
-/*
- * capture_without_sys_admin() - in a forked child that dropped
- * CAP_SYS_ADMIN (keeping CAP_SYS_PTRACE), capture @victim with the clone
- * and free the snapshot; the child reports through a shared page.
- */
-static void capture_without_sys_admin(pid_t victim, struct child_result *out, pid_t (*watch)(void *),
-				      void *watch_arg)
+/* capture_in_child's preparation: drop CAP_SYS_ADMIN, keep CAP_SYS_PTRACE. */
+static int without_sys_admin(struct child_capture *res)
 {
-	struct child_result *res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
-					MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	pid_t pid;
-	int st = 0;
+	res->prepare_err = drop_cap(CAP_SYS_ADMIN_BIT);
+	return res->prepare_err || have_cap(CAP_SYS_ADMIN_BIT) || !have_cap(19 /* CAP_SYS_PTRACE */) ? 2 : 0;
+}
 
-	REQUIRE(res != MAP_FAILED, "mmap");
-	memset(res, 0, sizeof(*res));
-	res->code = 0xffffffffu;
-	fflush(stdout);
-	pid = fork();
-	REQUIRE(pid >= 0, "fork");
-	if (pid == 0) {
-		HPSS s = NULL;
+/* capture_in_child's inspection: 1 if the snapshot has a clone of the victim. */
+static int has_clone(HPSS s)
+{
+	PSS_VA_CLONE_INFORMATION vi = { 0 };
 
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		res->cap_err = drop_cap(CAP_SYS_ADMIN_BIT);
-		if (res->cap_err || have_cap(CAP_SYS_ADMIN_BIT) || !have_cap(19 /* CAP_SYS_PTRACE */))
-			_exit(2);
-		for (int i = 0; i < 10000 && !res->go; i++)
-			usleep(1000);
-		res->code = capture_pid(victim, CLONE_FLAGS, CONTEXT_ALL, &s);
-		snprintf(res->text, sizeof(res->text), "%s", capture_error_text());
-		if (s) {
-			PSS_VA_CLONE_INFORMATION vi = { 0 };
-
-			res->clone_ok = PssQuerySnapshot(s, PSS_QUERY_VA_CLONE_INFORMATION, &vi, sizeof(vi)) == 0 &&
-					vi.VaCloneHandle && is_clone((pid_t)GetProcessId(vi.VaCloneHandle));
-			PssFreeSnapshot(GetCurrentProcess(), s);
-		}
-		_exit(0);
-	}
-	/* Forked first, watcher thread second: a fork beside a running thread
-	 * can leave the child stuck on a lock of the sanitizer's allocator. */
-	if (watch)
-		watch(watch_arg);
-	res->go = 1;
-	REQUIRE(waitpid(pid, &st, 0) == pid, "waitpid");
-	*out = *res;
-	munmap(res, sizeof(*res));
-	REQUIRE(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the capability-dropping child failed (status 0x%x, capset %s)",
-		st, strerror(-out->cap_err));
-	diag("without CAP_SYS_ADMIN: %s - %s", err_name(out->code), out->text);
+	return PssQuerySnapshot(s, PSS_QUERY_VA_CLONE_INFORMATION, &vi, sizeof(vi)) == 0 &&
+	       vi.VaCloneHandle && is_clone((pid_t)GetProcessId(vi.VaCloneHandle));
 }
 
 /* ---- rows 29-34: seccomp and syscall user dispatch ---- */
 
 static pid_t watch_victim;
 
-/* capture_without_sys_admin's hook: start the watcher after the fork. */
-static pid_t start_watch(void *arg)
+/* capture_in_child's hook: start the watcher after the fork. */
+static void start_watch(void *arg)
 {
 	*(struct watch **)arg = watch_start(watch_victim);
-	return 0;
 }
 
 static void seccomp_start(struct target *t, const char *mode)
@@ -249,7 +204,7 @@ static void seccomp_row(const char *mode)
  */
 static void seccomp_row_unprivileged(const char *mode)
 {
-	struct child_result res;
+	struct child_capture res;
 	struct target t;
 	struct watch *wt;
 	int touched, sweeps;
@@ -260,13 +215,14 @@ static void seccomp_row_unprivileged(const char *mode)
 		SKIP("needs CAP_SYS_ADMIN to drop it in a child");
 	seccomp_start(&t, mode);
 	watch_victim = t.pid;
-	capture_without_sys_admin(t.pid, &res, start_watch, &wt);
+	res = capture_in_child(t.pid, CLONE_FLAGS, without_sys_admin, has_clone, start_watch, &wt);
+	diag("without CAP_SYS_ADMIN: %s - %s", err_name(res.code), res.text);
 	touched = watch_stop(wt, &sweeps);
 	if (!strcmp(mode, "thread-kill")) {
 		CHECK(res.code == ERROR_SUCCESS || res.code == ERROR_NOT_SUPPORTED,
 		      "got %s (%u): %s", err_name(res.code), res.code, res.text);
 		if (res.code == ERROR_SUCCESS)
-			CHECK(res.clone_ok, "a successful capture without a clone");
+			CHECK(res.inspect, "a successful capture without a clone");
 	} else {
 		CHECK(res.code == ERROR_NOT_SUPPORTED, "got %s (%u), want ERROR_NOT_SUPPORTED: %s",
 		      err_name(res.code), res.code, res.text);

@@ -283,7 +283,9 @@ TEST(row10_handler_on_sigaltstack)
 		CHECK(seen, "thread %u not listed", tid);
 		walk_release(&w);
 		free_snap(s);
-		CHECK_EQ_INT(thread_syscall(t.pid, (pid_t)tid), SYS_read);
+		/* back in its read (it may take a moment to re-enter it) */
+		CHECK(wait_thread_syscall(t.pid, (pid_t)tid, SYS_read, 2000) == 0,
+		      "flags %#x: the handler's thread is not back in read()", flags[f]);
 	}
 	target_cmdf(&t, reply, sizeof(reply), "altstack-go");
 	diag("handler: %s", reply);
@@ -566,11 +568,36 @@ static int yama_scope(void)
 	return read_text("/proc/sys/kernel/yama/ptrace_scope", buf, sizeof(buf)) > 0 ? atoi(buf) : -1;
 }
 
-struct as_result {
-	DWORD code;
-	volatile int go;
-	char text[240];
+/* capture_in_child's preparation: uid/gid 65534, no supplementary group,
+ * no capability left. */
+static int as_nobody(struct child_capture *res)
+{
+	(void)res;
+	if (setgroups(0, NULL))
+		return 1;
+	if (setresgid(NOBODY, NOBODY, NOBODY))
+		return 2;
+	if (setresuid(NOBODY, NOBODY, NOBODY))
+		return 3;
+	if (status_hex(getpid(), 0, "CapEff") || status_hex(getpid(), 0, "CapPrm"))
+		return 4;
+	return 0;
+}
+
+struct sampler {
+	pid_t victim;
+	struct watch *w;
 };
+
+/* capture_in_child's hook: a watcher of the victim that has sampled twice. */
+static void start_sampling(void *arg)
+{
+	struct sampler *sm = arg;
+
+	sm->w = watch_start(sm->victim);
+	while (watch_sweeps(sm->w) < 2)
+		msleep(1);
+}
 
 /*
  * capture_as_nobody() - in a forked child with uid/gid 65534, no
@@ -581,53 +608,14 @@ struct as_result {
  */
 static DWORD capture_as_nobody(pid_t victim, DWORD flags, int *seen, char *text, size_t len)
 {
-	struct as_result *res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
-				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	struct watch *w;
-	DWORD code;
-	pid_t pid;
-	int st = 0;
+	struct sampler sm = { .victim = victim };
+	struct child_capture res;
 
-	REQUIRE(res != MAP_FAILED, "mmap");
-	memset(res, 0, sizeof(*res));
-	res->code = 0xffffffffu;
-	fflush(stdout);
-	pid = fork();
-	REQUIRE(pid >= 0, "fork");
-	if (pid == 0) {
-		HPSS s = NULL;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (setgroups(0, NULL))
-			_exit(1);
-		if (setresgid(NOBODY, NOBODY, NOBODY))
-			_exit(2);
-		if (setresuid(NOBODY, NOBODY, NOBODY))
-			_exit(3);
-		if (status_hex(getpid(), 0, "CapEff") || status_hex(getpid(), 0, "CapPrm"))
-			_exit(4);
-		for (int i = 0; i < 10000 && !res->go; i++)
-			usleep(1000);
-		res->code = capture_pid(victim, flags, CONTEXT_ALL, &s);
-		snprintf(res->text, sizeof(res->text), "%s", capture_error_text());
-		if (s && PssFreeSnapshot(GetCurrentProcess(), s))
-			_exit(5);
-		_exit(0);
-	}
-	/* forked first, watcher thread second (see test-clone-faults.c) */
-	w = watch_start(victim);
-	while (watch_sweeps(w) < 2)
-		msleep(1);
-	res->go = 1;
-	REQUIRE(waitpid(pid, &st, 0) == pid, "waitpid");
-	*seen = watch_stop(w, NULL);
-	code = res->code;
-	snprintf(text, len, "%s", res->text);
-	munmap(res, sizeof(*res));
-	REQUIRE(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the uid %d child failed at step %d (status 0x%x)",
-		NOBODY, WIFEXITED(st) ? WEXITSTATUS(st) : -1, st);
-	diag("as uid %d: %s - %s", NOBODY, err_name(code), code ? text : "");
-	return code;
+	res = capture_in_child(victim, flags, as_nobody, NULL, start_sampling, &sm);
+	*seen = watch_stop(sm.w, NULL);
+	snprintf(text, len, "%s", res.text);
+	diag("as uid %d: %s - %s", NOBODY, err_name(res.code), res.code ? text : "");
+	return res.code;
 }
 
 /* A matrix-victim that becomes uid @uid (-1: stays root), dumpable or not,
