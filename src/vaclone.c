@@ -13,6 +13,7 @@
  * the target's pid namespace, for the wait4 that reaps it at free.
  */
 #include "snapshot.h"
+#include "facets.h"
 #include "inject.h"
 #include <dirent.h>
 #include <stdlib.h>
@@ -141,15 +142,6 @@ static int find_zombies(struct pss_snapshot *s, struct clone_req *req, size_t *c
 	return 0;
 }
 
-static DWORD aux_protect(unsigned prot)
-{
-	if (!(prot & PROC_PROT_READ))
-		return PAGE_NOACCESS;
-	if (prot & PROC_PROT_EXEC)
-		return prot & PROC_PROT_WRITE ? PAGE_EXECUTE_READWRITE : PAGE_EXECUTE_READ;
-	return prot & PROC_PROT_WRITE ? PAGE_READWRITE : PAGE_READONLY;
-}
-
 /* One block per range, one entry per page pointing into it. */
 static int aux_add_range(struct clone_req *req, size_t *cap, const struct proc_map *m,
 			 uint64_t *budget)
@@ -174,10 +166,10 @@ static int aux_add_range(struct clone_req *req, size_t *cap, const struct proc_m
 		a->e.Address = (void *)(uintptr_t)(m->start + off);
 		a->e.BasicInformation.BaseAddress = (void *)(uintptr_t)m->start;
 		a->e.BasicInformation.AllocationBase = (void *)(uintptr_t)m->start;
-		a->e.BasicInformation.AllocationProtect = aux_protect(m->prot);
+		a->e.BasicInformation.AllocationProtect = va_protect(m->prot, m->shared, m->inode != 0);
 		a->e.BasicInformation.RegionSize = m->end - m->start;
 		a->e.BasicInformation.State = MEM_COMMIT;
-		a->e.BasicInformation.Protect = aux_protect(m->prot);
+		a->e.BasicInformation.Protect = va_protect(m->prot, m->shared, m->inode != 0);
 		a->e.BasicInformation.Type = m->inode || m->shared ? MEM_MAPPED : MEM_PRIVATE;
 		a->e.CaptureTime = now;
 		a->e.PageContents = a->data;

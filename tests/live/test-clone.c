@@ -838,6 +838,9 @@ TEST(row46_47_auxiliary_pages_hold_the_instant_bytes)
 		      "%#llx+%#llx", (unsigned long long)a, (unsigned long long)base,
 		      (unsigned long long)e->BasicInformation.RegionSize);
 		CHECK_EQ_HEX(e->BasicInformation.State, MEM_COMMIT);
+		/* private anonymous read-write, as the VA space reports it */
+		CHECK_EQ_HEX(e->BasicInformation.Protect, PAGE_READWRITE);
+		CHECK_EQ_HEX(e->BasicInformation.Type, MEM_PRIVATE);
 		CHECK(filetime_u64(e->CaptureTime) != 0, "aux page %#llx without CaptureTime", (unsigned long long)a);
 		if (a >= df && a < df + DF_PAGES * PG) {
 			seed = 61, w0 = (a - df) / 8, seen = &seen_df[(a - df) / PG];
