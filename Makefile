@@ -184,11 +184,12 @@ valgrind: tests
 	$(Q)tests/valgrind.sh $(BUILD)
 
 # What does not fit make check's budget: every N of the syscall failure
-# injection with both errno sets (both builds), 3,000 random kills of the
-# capturing process, the thread-growth and fault-matrix tests ten times
+# injection with both errno sets (both builds), STRESS_TORTURE_ROUNDS
+# (3,000) random kills of the capturing process, the thread-growth and fault-matrix tests ten times
 # each, every fuzz target for STRESS_FUZZ_TIME seconds, and all of the
 # suite under valgrind.
 STRESS_FUZZ_TIME ?= 300
+STRESS_TORTURE_ROUNDS ?= 3000
 stress: deps
 	$(Q)rm -f build/.stress
 	$(Q)$(MAKE) --no-print-directory tests BUILD=build
@@ -196,7 +197,7 @@ stress: deps
 	$(Q)PSS_FAILSYS_ALL=1 TESTS=test-failsys RESULTS=$(abspath build/.stress) tests/run-tests.sh build
 	$(Q)PSS_FAILSYS_ALL=1 TESTS=test-failsys SANITIZE=1 RESULTS=$(abspath build/.stress) \
 		tests/run-tests.sh build/asan
-	$(Q)PSS_TORTURE_ROUNDS=3000 TEST_TIMEOUT=3600 TESTS=test-clone-torture \
+	$(Q)PSS_TORTURE_ROUNDS=$(STRESS_TORTURE_ROUNDS) TEST_TIMEOUT=3600 TESTS=test-clone-torture \
 		RESULTS=$(abspath build/.stress) tests/run-tests.sh build
 	$(Q)for i in 1 2 3 4 5 6 7 8 9 10; do \
 		TESTS=test-growth RESULTS=$(abspath build/.stress) tests/run-tests.sh build; \
