@@ -840,13 +840,10 @@ TEST(row70_free_while_another_thread_walks)
 	struct target t;
 	char reply[128];
 
-	/* under valgrind (tests/valgrind.sh) a capture is ~30x slower */
-	int rounds = getenv("PSS_TEST_VALGRIND") ? 10 : 100;
-
 	REQUIRE_PTRACE();
 	start_victim(&t);
 	target_cmdf(&t, reply, sizeof(reply), "threads 3");
-	for (int round = 0; round < rounds; round++) {
+	for (int round = 0; round < 100; round++) {
 		DWORD flags = PSS_CAPTURE_THREADS | PSS_CAPTURE_THREAD_CONTEXT | PSS_CAPTURE_VA_SPACE |
 			      PSS_CAPTURE_HANDLES | PSS_CAPTURE_HANDLE_NAME_INFORMATION |
 			      PSS_CAPTURE_HANDLE_TYPE_SPECIFIC_INFORMATION |
