@@ -826,19 +826,6 @@ static void dump_usage(FILE *f)
 		"2 failure, 64 usage, 77 permission denied (ptrace refused).\n");
 }
 
-static int parse_pid(const char *s, pid_t *ret)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > INT_MAX)
-		return -1;
-	*ret = (pid_t)v;
-	return 0;
-}
-
 enum { OPT_FREEZE = 0x100, OPT_JSON, OPT_PROGRESS };
 
 /* dump_parse() - options into @o and PIDs into @pids.  Returns -1 to go on,
@@ -867,7 +854,7 @@ static int dump_parse(int argc, char **argv, struct dump_opts *o, pid_t *pids, i
 			o->prefix = optarg;
 			break;
 		case 'p':
-			if (parse_pid(optarg, &pids[n])) {
+			if (cli_parse_pid(optarg, &pids[n])) {
 				fprintf(stderr, "pss dump: '%s' is not a process id\n", optarg);
 				return EXIT_USAGE;
 			}
@@ -900,7 +887,7 @@ static int dump_parse(int argc, char **argv, struct dump_opts *o, pid_t *pids, i
 		}
 	}
 	for (; optind < argc; optind++) {
-		if (parse_pid(argv[optind], &pids[n])) {
+		if (cli_parse_pid(argv[optind], &pids[n])) {
 			fprintf(stderr, "pss dump: '%s' is not a process id\n", argv[optind]);
 			return EXIT_USAGE;
 		}

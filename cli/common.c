@@ -383,3 +383,16 @@ char *cli_fmt_size(double b, char *buf, size_t cap)
 		snprintf(buf, cap, "%.*f %s", b < 10 ? 2 : b < 100 ? 1 : 0, b, unit[u]);
 	return buf;
 }
+
+int cli_parse_pid(const char *s, pid_t *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > INT_MAX)
+		return -1;
+	*ret = (pid_t)v;
+	return 0;
+}

@@ -52,19 +52,6 @@ static void usage(FILE *f)
 		"77 permission denied.\n");
 }
 
-static int parse_pid(const char *s, pid_t *ret)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > INT_MAX)
-		return -1;
-	*ret = (pid_t)v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -125,7 +112,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "p:n:jrt:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (parse_pid(optarg, &pids[npids])) {
+			if (cli_parse_pid(optarg, &pids[npids])) {
 				fprintf(stderr, "pss %s: '%s' is not a process id\n", name, optarg);
 				return EXIT_USAGE;
 			}
@@ -157,7 +144,7 @@ int main(int argc, char **argv)
 		}
 	}
 	for (i = optind; i < argc; i++) {
-		if (parse_pid(argv[i], &pids[npids])) {
+		if (cli_parse_pid(argv[i], &pids[npids])) {
 			fprintf(stderr, "pss %s: '%s' is not a process id\n", name, argv[i]);
 			return EXIT_USAGE;
 		}

@@ -41,6 +41,8 @@ char *cli_utf16(const WCHAR *s, size_t bytes, char *buf, size_t cap);
 void cli_filetime(FILETIME ft, char *buf, size_t cap);
 double cli_duration_s(FILETIME ft);
 uint64_t cli_mono_ns(void);				/* CLOCK_MONOTONIC in ns */
+/* A process id in decimal (1..INT_MAX) into *ret; -1 if @s is not one. */
+int cli_parse_pid(const char *s, pid_t *ret);
 char *cli_fmt_size(double bytes, char *buf, size_t cap);	/* "1.02 GiB" */
 
 int cmd_info(pid_t pid, const struct cli_opts *o);
