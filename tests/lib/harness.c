@@ -965,6 +965,52 @@ HANDLE open_process(pid_t pid)
 	return h;
 }
 
+static char scratch[4][PATH_MAX];
+static int nscratch;
+
+static void rm_tree(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (de->d_type == DT_DIR)
+			rm_tree(path);
+		else
+			unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void scratch_cleanup(void)
+{
+	for (int i = 0; i < nscratch; i++)
+		rm_tree(scratch[i]);
+}
+
+const char *scratch_dir(const char *tag)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *d;
+
+	REQUIRE(nscratch < 4, "too many scratch dirs");
+	snprintf(scratch[nscratch], sizeof(scratch[0]), "%s/pss-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp",
+		 tag);
+	d = mkdtemp(scratch[nscratch]);
+	REQUIRE(d, "mkdtemp: %s", strerror(errno));
+	if (!nscratch)
+		atexit(scratch_cleanup);
+	nscratch++;
+	return d;
+}
+
 struct child_capture capture_in_child(pid_t victim, DWORD flags, int (*prepare)(struct child_capture *),
 				      int (*inspect)(HPSS snap), void (*before_go)(void *), void *arg)
 {

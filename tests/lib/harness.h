@@ -216,6 +216,9 @@ struct child_capture {
 };
 struct child_capture capture_in_child(pid_t victim, DWORD flags, int (*prepare)(struct child_capture *),
 				      int (*inspect)(HPSS snap), void (*before_go)(void *), void *arg);
+/* scratch_dir() - a new empty directory $TMPDIR/pss-@tag-XXXXXX (at most 4
+ * per test process), removed with its contents when the process exits. */
+const char *scratch_dir(const char *tag);
 /* capture_ok() - capture_pid that REQUIREs ERROR_SUCCESS. */
 HPSS capture_ok(pid_t pid, DWORD flags, DWORD ctx_flags);
 void free_snap(HPSS snap);		/* PssFreeSnapshot, CHECKed */

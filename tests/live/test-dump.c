@@ -33,54 +33,6 @@
 #define PAT_LEN (4u << 20)
 #define PAT_SEED 7
 
-/* ---- scratch directories, removed when the test ends ---- */
-
-static char scratch[4][128];
-static int nscratch;
-
-static void rm_tree(const char *dir)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (de->d_type == DT_DIR)
-			rm_tree(path);
-		else
-			unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-static void scratch_cleanup(void)
-{
-	for (int i = 0; i < nscratch; i++)
-		rm_tree(scratch[i]);
-}
-
-/* A new empty directory, removed at exit.  Returns its path. */
-static const char *scratch_dir(void)
-{
-	const char *tmp = getenv("TMPDIR");
-	char *d;
-
-	REQUIRE(nscratch < 4, "too many scratch dirs");
-	snprintf(scratch[nscratch], sizeof(scratch[0]), "%s/pss-dump-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	d = mkdtemp(scratch[nscratch]);
-	REQUIRE(d, "mkdtemp: %s", strerror(errno));
-	if (!nscratch)
-		atexit(scratch_cleanup);
-	nscratch++;
-	return d;
-}
-
 /* The names in @dir, sorted, joined by spaces ("" if empty). */
 static char *dir_names(const char *dir, char *buf, size_t len)
 {
@@ -138,7 +90,7 @@ static pid_t pss_spawn(const struct run_opts *ro, const char *const argv[], stru
 	pid_t pid;
 
 	if (!io_dir[0])
-		snprintf(io_dir, sizeof(io_dir), "%s", scratch_dir());
+		snprintf(io_dir, sizeof(io_dir), "%s", scratch_dir("dump"));
 	snprintf(r->out_path, sizeof(r->out_path), "%s/stdout", io_dir);
 	snprintf(errp, sizeof(errp), "%s/stderr", io_dir);
 	args[n++] = pss_bin();
@@ -393,7 +345,7 @@ static double summary_pause(const char *err)
  * time, and nothing else left in the directory. */
 TEST(default_name_mode_and_summary)
 {
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("dump");
 	struct run_opts ro = RUN_OPTS(dir);
 	struct target t;
 	struct run r;
@@ -418,7 +370,7 @@ TEST(default_name_mode_and_summary)
 /* -o PREFIX (with a directory part) writes PREFIX.PID; -p PIDs repeat. */
 TEST(prefix_and_several_pids)
 {
-	const char *dir = scratch_dir(), *out = scratch_dir();
+	const char *dir = scratch_dir("dump"), *out = scratch_dir("dump");
 	struct run_opts ro = RUN_OPTS(dir);
 	struct target t1, t2;
 	struct run r;
@@ -447,7 +399,7 @@ TEST(prefix_and_several_pids)
  * the target is never touched. */
 TEST(row63_existing_file_untouched)
 {
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("dump");
 	struct run_opts ro = RUN_OPTS(dir);
 	static const char sentinel[] = "sentinel, not a core\n";
 	char pid[16], path[PATH_MAX], buf[128];
@@ -476,7 +428,7 @@ TEST(row63_existing_file_untouched)
  * not replaced, and reported with exit 2. */
 TEST(row63_existing_symlink_untouched)
 {
-	const char *dir = scratch_dir(), *other = scratch_dir();
+	const char *dir = scratch_dir("dump"), *other = scratch_dir("dump");
 	struct run_opts ro = RUN_OPTS(dir);
 	static const char sentinel[] = "sentinel\n";
 	char pid[16], link[PATH_MAX], victim_file[PATH_MAX], dangling[PATH_MAX], buf[PATH_MAX];
@@ -517,7 +469,7 @@ TEST(row63_existing_symlink_untouched)
  * temporary (file systems without O_TMPFILE). */
 static void fsize_case(const char *mode)
 {
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("dump");
 	struct run_opts ro = RUN_OPTS(dir);
 	char pid[16], names[512];
 	struct target t;
@@ -555,7 +507,7 @@ TEST(row64_failed_write_leaves_nothing)
  * the plain core of the same (stopped) victim, with the same memory. */
 TEST(zstd_matches_plain)
 {
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("dump");
 	struct run_opts ro = RUN_OPTS(dir);
 	char pid[16], plain[PATH_MAX], zst[PATH_MAX], unz[PATH_MAX], cmd[3 * PATH_MAX];
 	struct core a, b;
@@ -596,7 +548,7 @@ TEST(zstd_matches_plain)
  * zstd to stdout. */
 TEST(stdout_core)
 {
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("dump");
 	struct run_opts ro = RUN_OPTS(dir);
 	char pid[16], names[512], cmd[3 * PATH_MAX], unz[PATH_MAX];
 	struct target t;
@@ -635,7 +587,7 @@ static int py_check(const char *json_path, const char *expr)
  * numbers; a failed pid gets status "failed". */
 TEST(json_summary)
 {
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("dump");
 	struct run_opts ro = RUN_OPTS(dir);
 	char pid[16], gone[16], expr[512], body[4096];
 	struct target t;
@@ -679,7 +631,7 @@ TEST(json_summary)
  * that does not exist, 1 when one of two PIDs fails. */
 TEST(exit_codes)
 {
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("dump");
 	struct run_opts ro = RUN_OPTS(dir);
 	char pid[16], gone[16], names[512], want[64];
 	struct target t;
@@ -717,7 +669,7 @@ TEST(exit_codes)
  * was stopped before stays stopped. */
 TEST(freeze)
 {
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("dump");
 	struct run_opts ro = RUN_OPTS(dir);
 	char pid[16], body[4096];
 	siginfo_t si;
@@ -756,7 +708,7 @@ TEST(freeze)
  * the target is released. */
 TEST(sigint_cleans_up)
 {
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("dump");
 	struct run_opts ro = RUN_OPTS(dir);
 	char pid[16], names[512];
 	struct target t;
@@ -791,7 +743,7 @@ TEST(sigint_cleans_up)
  * the second, and the library still ends the clone and frees the target. */
 TEST(second_signal_while_blocked)
 {
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("dump");
 	struct run_opts ro = RUN_OPTS(dir);
 	char pid[16];
 	struct target t;

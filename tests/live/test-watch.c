@@ -32,52 +32,6 @@
 
 #define MIB (1024ull * 1024)
 
-/* ---- scratch directories, removed when the test ends ---- */
-
-static char scratch[4][128];
-static int nscratch;
-
-static void rm_tree(const char *dir)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-static void scratch_cleanup(void)
-{
-	for (int i = 0; i < nscratch; i++)
-		rm_tree(scratch[i]);
-}
-
-/* A new empty directory, removed at exit.  Returns its path. */
-static const char *scratch_dir(void)
-{
-	const char *tmp = getenv("TMPDIR");
-	char *d;
-
-	REQUIRE(nscratch < 4, "too many scratch dirs");
-	snprintf(scratch[nscratch], sizeof(scratch[0]), "%s/pss-watch-XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	d = mkdtemp(scratch[nscratch]);
-	REQUIRE(d, "mkdtemp: %s", strerror(errno));
-	if (!nscratch)
-		atexit(scratch_cleanup);
-	nscratch++;
-	return d;
-}
-
 /* The names in @dir, sorted, at most @max of them; returns how many. */
 static int dir_list(const char *dir, char names[][NAME_MAX + 1], int max)
 {
@@ -134,7 +88,7 @@ static void pss_start(struct run *r, const char *cwd, const char *const argv[])
 	int n = 0, ofd, efd;
 
 	if (!io_dir[0])
-		snprintf(io_dir, sizeof(io_dir), "%s", scratch_dir());
+		snprintf(io_dir, sizeof(io_dir), "%s", scratch_dir("watch"));
 	memset(r, 0, sizeof(*r));
 	r->status = -1;
 	snprintf(r->io, sizeof(r->io), "%s", io_dir);
@@ -316,7 +270,7 @@ static pid_t dead_pid(void)
 TEST(cpu_two_dumps_apart)
 {
 	char names[4][NAME_MAX + 1], pidbuf[16], path[PATH_MAX + NAME_MAX], v[64], f[PATH_MAX];
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("watch");
 	long long t_name[2];
 	double t_json[2];
 	struct target t;
@@ -376,7 +330,7 @@ TEST(cpu_two_dumps_apart)
 TEST(rss_fires_past_threshold)
 {
 	char names[2][NAME_MAX + 1], pidbuf[16], path[PATH_MAX + NAME_MAX], v[64], reply[256];
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("watch");
 	long long kb;
 	struct target t;
 	struct run r;
@@ -420,7 +374,7 @@ TEST(zstd_name_and_magic)
 {
 	static const unsigned char magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
 	char names[2][NAME_MAX + 1], pidbuf[16], path[PATH_MAX + NAME_MAX], reply[128], want[32];
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("watch");
 	unsigned char head[4] = { 0 };
 	struct target t;
 	struct run r;
@@ -449,7 +403,7 @@ TEST(zstd_name_and_magic)
 TEST(target_exits_first)
 {
 	char pidbuf[16], reply[64];
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("watch");
 	struct target t;
 	struct run r;
 	uint64_t t0;
@@ -479,7 +433,7 @@ TEST(target_exits_first)
 TEST(sigint_stops)
 {
 	char pidbuf[16];
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("watch");
 	struct target t;
 	struct run r;
 
@@ -528,7 +482,7 @@ static bool has_file_open(pid_t pid, const char *dir)
 TEST(sigint_during_dump)
 {
 	char names[2][NAME_MAX + 1], pidbuf[16], reply[256];
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("watch");
 	struct target t;
 	struct run r;
 	uint64_t t0;
@@ -584,7 +538,7 @@ TEST(bad_usage)
 		ARGS("1", "--cpu", "50", "-o", ""),
 		ARGS("1", "--cpu", "50", "--bogus"),
 	};
-	const char *dir = scratch_dir();
+	const char *dir = scratch_dir("watch");
 	struct run r;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
