@@ -280,9 +280,32 @@ static void settle(void)
 	usleep(200000);
 }
 
+/* Around a dump by either tool: the disk settled, the target's gap zeroed
+ * and its writer started, MemAvailable watched; then the writer stopped,
+ * the extra memory and the target's longest gap taken. */
+static void dump_begin(const struct opts *o, struct target *t, struct memwatch *w)
+{
+	char r[64], dirty[32];
+
+	snprintf(dirty, sizeof(dirty), "dirty %g", o->dirty);
+	settle();
+	target_cmd(t, "reset", r, sizeof(r));
+	target_cmd(t, dirty, r, sizeof(r));
+	memwatch_start(w);
+}
+
+static void dump_end(struct target *t, struct memwatch *w, struct sample *s)
+{
+	char r[64];
+
+	s->extra_mib = memwatch_stop_mib(w);
+	target_cmd(t, "clean", r, sizeof(r));
+	s->gap_ms = target_gap_ms(t);
+}
+
 static void measure_pss(const struct opts *o, struct target *t, struct sample *s)
 {
-	char prefix[1100], pid[16], out[4096], r[64], dirty[32];
+	char prefix[1100], pid[16], out[4096];
 	char *argv[] = { (char *)o->pss, "dump", "--json", "-o", prefix, pid, NULL };
 	struct memwatch w;
 	double t0;
@@ -291,17 +314,11 @@ static void measure_pss(const struct opts *o, struct target *t, struct sample *s
 	snprintf(prefix, sizeof(prefix), "%s/bench-core", o->dir);
 	snprintf(pid, sizeof(pid), "%d", t->pid);
 	snprintf(cur_file, sizeof(cur_file), "%s.%d", prefix, t->pid);
-	snprintf(dirty, sizeof(dirty), "dirty %g", o->dirty);
-	settle();
-	target_cmd(t, "reset", r, sizeof(r));
-	target_cmd(t, dirty, r, sizeof(r));
-	memwatch_start(&w);
+	dump_begin(o, t, &w);
 	t0 = now_s();
 	rc = run(argv, out, sizeof(out));
 	s->wall_s = now_s() - t0;
-	s->extra_mib = memwatch_stop_mib(&w);
-	target_cmd(t, "clean", r, sizeof(r));
-	s->gap_ms = target_gap_ms(t);
+	dump_end(t, &w, s);
 	if (rc != 0 && rc != 1) {
 		fprintf(stderr, "dump: pss dump exited %d: %s\n", rc, out);
 		die("pss dump failed");
@@ -314,7 +331,7 @@ static void measure_pss(const struct opts *o, struct target *t, struct sample *s
 
 static void measure_gcore(const struct opts *o, struct target *t, struct sample *s)
 {
-	char prefix[1100], pid[16], r[64], dirty[32];
+	char prefix[1100], pid[16];
 	char *argv[] = { "gcore", "-o", prefix, pid, NULL };
 	struct memwatch w;
 	double t0;
@@ -323,18 +340,12 @@ static void measure_gcore(const struct opts *o, struct target *t, struct sample 
 	snprintf(prefix, sizeof(prefix), "%s/bench-gcore", o->dir);
 	snprintf(pid, sizeof(pid), "%d", t->pid);
 	snprintf(cur_file, sizeof(cur_file), "%s.%d", prefix, t->pid);
-	snprintf(dirty, sizeof(dirty), "dirty %g", o->dirty);
-	settle();
-	target_cmd(t, "reset", r, sizeof(r));
-	target_cmd(t, dirty, r, sizeof(r));
-	memwatch_start(&w);
+	dump_begin(o, t, &w);
 	t0 = now_s();
 	rc = run(argv, NULL, 0);
 	fsync_path(cur_file);
 	s->wall_s = now_s() - t0;
-	s->extra_mib = memwatch_stop_mib(&w);
-	target_cmd(t, "clean", r, sizeof(r));
-	s->gap_ms = target_gap_ms(t);
+	dump_end(t, &w, s);
 	if (rc)
 		die("gcore failed");
 	s->pause_ms = s->gap_ms;
