@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #define FXSAVE_SW_RESERVED 464		/* bytes 464-511 of FXSAVE: software's */
+#define FREEZE_RT_MIN_THREADS 64	/* fewer: the 4 policy calls cost more than they save */
 #define FREEZE_MAX_PASSES 10		/* task list scans before -EAGAIN */
 #define FREEZE_DEFAULT_TIMEOUT_MS 2000
 #define FREEZE_GRACE_NS (100 * 1000 * 1000ull)	/* waiting for stops on error paths */
@@ -773,7 +774,7 @@ static uint64_t freeze_release(struct freeze *f)
 	size_t k;
 
 	f->releasing = true;
-	rt = f->n > 1 && rt_enter();
+	rt = f->n >= FREEZE_RT_MIN_THREADS && rt_enter();
 	for (k = 0; k < f->n; k++) {
 		if (f->t[k].state == FT_STOPPED)
 			freeze_detach_one(&f->t[k]);
