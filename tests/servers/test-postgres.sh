@@ -52,12 +52,20 @@ check_pid=$!
 remember $check_pid
 t_start=$SECONDS
 
-backend=""
+# pgbench first opens a connection of its own to look at the tables and
+# closes it before its clients connect, under the same application name:
+# a backend picked too early can be that one, about to exit.  So wait for
+# the -c 4 clients' backends, the same four pids twice 0.2 s apart.
+backend="" seen=""
 for i in $(seq 100); do
-	backend=$(pq -c "select pid from pg_stat_activity where application_name = 'pss-bench'
-		and backend_type = 'client backend' order by pid limit 1" 2>/dev/null)
-	[ -n "$backend" ] && break
-	sleep 0.1
+	now=$(pq -c "select string_agg(pid::text, ' ' order by pid) from pg_stat_activity
+		where application_name = 'pss-bench' and backend_type = 'client backend'" 2>/dev/null)
+	if [ "$(echo $now | wc -w)" -eq 4 ] && [ "$now" = "$seen" ]; then
+		backend=${now%% *}
+		break
+	fi
+	seen=$now
+	sleep 0.2
 done
 tap "$([ -n "$backend" ] && echo 0 || echo 1)" "a backend of pgbench: ${backend:-none}"
 backend_born=$(start_time "${backend:-0}")
