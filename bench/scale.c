@@ -5,7 +5,11 @@
  * One scale-victim at a time grows to each size in turn (it only ever
  * grows, so each row reuses the victim of the row before):
  *   threads   1,000 and 10,000 sleeping threads (64 KiB stacks):
- *             THREADS|THREAD_CONTEXT (CONTEXT_ALL), then with VA_CLONE;
+ *             THREADS|THREAD_CONTEXT (CONTEXT_ALL), then with VA_CLONE and
+ *             PSS_LINUX_CAPTURE_STOP_ALL (every thread in the pause), then
+ *             with VA_CLONE as the library does by default (threads blocked
+ *             in a call that have not run stopped after the pause), then as
+ *             pss dump asks;
  *   fds       20,000 and 200,000 fds (or the most RLIMIT_NOFILE allows):
  *             HANDLES with every detail bit, then with VA_CLONE;
  *   mappings  16,000 and 65,000 maps entries (or what vm.max_map_count
@@ -17,7 +21,9 @@
  * target), and for the thread rows the median "last gap": the longest time
  * the victim's clock thread, made after all the others and so the last
  * one a stop lets go, did not run (what the pause is for the thread that
- * waits longest, as the target itself sees it); one Markdown table, the
+ * waits longest, as the target itself sees it), the median number of
+ * threads stopped after the pause and how many runs had to stop again
+ * with every thread (one had run); one Markdown table, the
  * floors (a bare ptrace stop, the target's fork()), the stage times of the
  * median run, then whether the pause at 10,000 threads is under 50 ms.
  *
@@ -177,12 +183,14 @@ static int cmp_double(const void *a, const void *b)
 struct row {
 	double cap_med, cap_max, pause_med, pause_max;
 	double gap_med;			/* the victim's clock thread: -1 without */
-	char stages[512];
+	unsigned deferred;		/* median threads stopped after the pause */
+	unsigned redone;		/* runs whose stop was made a second time */
+	char stages[768];
 };
 
 /* The library's debug line on where the stop's time went ("stop of N
  * threads: ..."), kept per run so the median run's can be printed. */
-static char stages[MAX_RUNS][512];
+static char stages[MAX_RUNS][768];
 static int stage_run = -1;
 
 static void on_log(void *ctx, enum pss_linux_log_level level, const char *msg)
@@ -191,16 +199,32 @@ static void on_log(void *ctx, enum pss_linux_log_level level, const char *msg)
 	(void)level;
 	if (stage_run >= 0 && !strncmp(msg, "stop of ", 8))
 		snprintf(stages[stage_run], sizeof(stages[0]), "%s", msg);
+	/* the line on the threads stopped after the pause follows it */
+	if (stage_run >= 0 && strstr(msg, "stopped after the pause")) {
+		size_t l = strlen(stages[stage_run]);
+
+		snprintf(stages[stage_run] + l, sizeof(stages[0]) - l, "; %s", msg);
+	}
 }
 
 /* @runs captures of the victim with @flags; medians and worst cases. */
 static bool with_clock;		/* the victim runs its clock thread */
 
-static struct row measure(DWORD flags, DWORD ctx)
+static int cmp_unsigned(const void *a, const void *b)
 {
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* @lflags: pss_linux_options.flags (PSS_LINUX_CAPTURE_STOP_ALL). */
+static struct row measure(DWORD flags, DWORD ctx, unsigned lflags)
+{
+	struct pss_linux_options o = { .sz = sizeof(o), .flags = lflags };
 	double cap[MAX_RUNS], pause[MAX_RUNS], gap[MAX_RUNS];
+	unsigned deferred[MAX_RUNS];
 	int err;
-	struct row r;
+	struct row r = { 0 };
 	HANDLE h;
 
 	if (pss_linux_open_pid(vic.pid, &h))
@@ -216,7 +240,7 @@ static struct row measure(DWORD flags, DWORD ctx)
 			victim_cmd("gap", 0, &err);	/* zero it */
 		stage_run = i;
 		t0 = now_ms();
-		e = PssCaptureSnapshot(h, flags, ctx, &s);
+		e = pss_linux_capture(h, flags, ctx, &o, &s);
 		cap[i] = now_ms() - t0;
 		stage_run = -1;
 		if (e)
@@ -225,6 +249,8 @@ static struct row measure(DWORD flags, DWORD ctx)
 		if (pss_linux_query_process(s, &li))
 			die("pss_linux_query_process failed");
 		pause[i] = li.pause_ns / 1e6;
+		deferred[i] = li.deferred_threads;
+		r.redone += li.stop_attempts > 1;
 		gap[i] = with_clock ? victim_cmd("gap", 0, &err) / 1e3 : -1;
 		PssFreeSnapshot(GetCurrentProcess(), s);
 	}
@@ -245,6 +271,8 @@ static struct row measure(DWORD flags, DWORD ctx)
 	qsort(cap, (size_t)runs, sizeof(double), cmp_double);
 	qsort(pause, (size_t)runs, sizeof(double), cmp_double);
 	qsort(gap, (size_t)runs, sizeof(double), cmp_double);
+	qsort(deferred, (size_t)runs, sizeof(unsigned), cmp_unsigned);
+	r.deferred = deferred[runs / 2];
 	r.gap_med = gap[runs / 2];
 	r.cap_med = cap[runs / 2];
 	r.cap_max = cap[runs - 1];
@@ -301,8 +329,8 @@ static void print_row(const char *what, long n, const char *flags, struct row r)
 
 	if (r.gap_med >= 0)
 		snprintf(gap, sizeof(gap), "%.1f", r.gap_med);
-	printf("| %-8s | %7ld | %-28s | %8.1f | %8.1f | %7.1f | %7.1f | %8s |\n", what, n, flags,
-	       r.cap_med, r.cap_max, r.pause_med, r.pause_max, gap);
+	printf("| %-8s | %7ld | %-28s | %8.1f | %8.1f | %7.1f | %7.1f | %8s | %8u | %6u |\n", what,
+	       n, flags, r.cap_med, r.cap_max, r.pause_med, r.pause_max, gap, r.deferred, r.redone);
 	fflush(stdout);
 }
 
@@ -335,7 +363,7 @@ static long maps_lines(pid_t pid)
 	return n;
 }
 
-static char floors[2048], breakdown[2048];
+static char floors[2048], breakdown[8192];
 
 static double bench_threads(const char *victim)
 {
@@ -354,9 +382,14 @@ static double bench_threads(const char *victim)
 			fprintf(stderr, "scale: threads stop at %ld: %s\n", have + 1, strerror(err));
 		/* a new clock thread, the last one made: the last one let go */
 		with_clock = victim_cmd("clock", 0, &err) == 1;
-		r = measure(THREAD_FLAGS, CONTEXT_ALL);
+		r = measure(THREAD_FLAGS, CONTEXT_ALL, 0);
 		print_row("threads", have + 1, "THREADS+CONTEXT", r);
-		r = measure(THREAD_FLAGS | PSS_CAPTURE_VA_CLONE, CONTEXT_ALL);
+		r = measure(THREAD_FLAGS | PSS_CAPTURE_VA_CLONE, CONTEXT_ALL, PSS_LINUX_CAPTURE_STOP_ALL);
+		print_row("threads", have + 1, "+VA_CLONE, every thread stopped", r);
+		bl += (size_t)snprintf(breakdown + bl, sizeof(breakdown) - bl,
+				       "- CONTEXT_ALL+VA_CLONE, STOP_ALL, %ld threads: %s\n", have + 1,
+				       r.stages);
+		r = measure(THREAD_FLAGS | PSS_CAPTURE_VA_CLONE, CONTEXT_ALL, 0);
 		print_row("threads", have + 1, "THREADS+CONTEXT+VA_CLONE", r);
 		if (sizes[i] == GOAL_THREADS && have + 1 >= GOAL_THREADS)
 			goal_pause = r.pause_med;
@@ -364,7 +397,7 @@ static double bench_threads(const char *victim)
 				       "- CONTEXT_ALL+VA_CLONE, %ld threads: %s\n", have + 1, r.stages);
 		/* what pss dump asks for: no debug registers, with XSTATE */
 		r = measure(THREAD_FLAGS | PSS_CAPTURE_THREAD_CONTEXT_EXTENDED | PSS_CAPTURE_VA_CLONE,
-			    CONTEXT_FULL | CONTEXT_SEGMENTS);
+			    CONTEXT_FULL | CONTEXT_SEGMENTS, 0);
 		print_row("threads", have + 1, "as pss dump (no debug regs)", r);
 		bl += (size_t)snprintf(breakdown + bl, sizeof(breakdown) - bl,
 				       "- as pss dump, %ld threads: %s\n", have + 1, r.stages);
@@ -417,9 +450,9 @@ static void bench_fds(const char *victim)
 		have = victim_cmd("fds", sizes[i] - have, &err);
 		if (err)
 			fprintf(stderr, "scale: fds stop at %ld: %s\n", have, strerror(err));
-		r = measure(HANDLE_FLAGS, 0);
+		r = measure(HANDLE_FLAGS, 0, 0);
 		print_row("fds", have, "HANDLES (all detail)", r);
-		r = measure(HANDLE_FLAGS | PSS_CAPTURE_VA_CLONE, 0);
+		r = measure(HANDLE_FLAGS | PSS_CAPTURE_VA_CLONE, 0, 0);
 		print_row("fds", have, "HANDLES+VA_CLONE", r);
 	}
 	victim_end();
@@ -446,9 +479,9 @@ static void bench_maps(const char *victim)
 		have = victim_cmd("maps", k, &err);
 		if (err)
 			die("the victim cannot map %ld more: %s", k, strerror(err));
-		r = measure(VA_FLAGS, 0);
+		r = measure(VA_FLAGS, 0, 0);
 		print_row("mappings", maps_lines(vic.pid), "VA_SPACE", r);
-		r = measure(VA_FLAGS | PSS_CAPTURE_VA_CLONE, 0);
+		r = measure(VA_FLAGS | PSS_CAPTURE_VA_CLONE, 0, 0);
 		print_row("mappings", maps_lines(vic.pid), "VA_SPACE+VA_CLONE", r);
 	}
 	victim_end();
@@ -501,8 +534,8 @@ int main(int argc, char **argv)
 	signal(SIGHUP, on_signal);
 
 	printf("Capture time and target pause at scale (ms, median and worst of %d runs)\n\n", runs);
-	printf("| what     |   count | flags                        | capture  | worst    | pause   | worst   | last gap |\n");
-	printf("|----------|--------:|------------------------------|---------:|---------:|--------:|--------:|---------:|\n");
+	printf("| what     |   count | flags                        | capture  | worst    | pause   | worst   | last gap | deferred | redone |\n");
+	printf("|----------|--------:|------------------------------|---------:|---------:|--------:|--------:|---------:|---------:|-------:|\n");
 	goal = -1;
 	if (!only || !strcmp(only, "threads"))
 		goal = bench_threads(victim);

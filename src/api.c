@@ -35,6 +35,7 @@ struct capture_args {
 	unsigned timeout_ms;
 	int pidfd;
 	bool self;
+	bool stop_all;		/* PSS_LINUX_CAPTURE_STOP_ALL */
 };
 
 /* Step 1: everything that can be refused without looking at the target. */
@@ -57,6 +58,14 @@ static DWORD capture_check_args(DWORD flags, DWORD ctx_flags, const struct pss_l
 			return ERROR_INVALID_PARAMETER;
 		}
 		a->timeout_ms = o->timeout_ms;
+		if (o->sz >= offsetof(struct pss_linux_options, flags) + sizeof(o->flags)) {
+			if (o->flags & ~PSS_LINUX_CAPTURE_STOP_ALL) {
+				capture_error_set(-EINVAL, "unknown pss_linux_options flags 0x%x",
+						  o->flags & ~PSS_LINUX_CAPTURE_STOP_ALL);
+				return ERROR_INVALID_PARAMETER;
+			}
+			a->stop_all = o->flags & PSS_LINUX_CAPTURE_STOP_ALL;
+		}
 	}
 	if (!a->timeout_ms)
 		a->timeout_ms = DEFAULT_TIMEOUT_MS;
@@ -117,17 +126,36 @@ struct freeze_job {
 	struct pss_snapshot *s;
 	struct freeze_opts opts;
 	uint64_t pause_ns;
+	unsigned attempts;
+	pid_t stale_tid;		/* why the first attempt was -ESTALE */
+	const char *stale_why;
 };
 
 /* In the tracer: the stop, and with a clone, its settling and (on failure)
- * its end, so no clone outlives a failed capture. */
+ * its end, so no clone outlives a failed capture.  -ESTALE: a thread left
+ * out of the pause had run after all (freeze.c, "deferred threads"): the
+ * clone goes, and the stop is made again with every thread in the pause. */
 static int freeze_job_run(void *arg)
 {
 	struct freeze_job *j = arg;
 	struct clone_req *req = j->opts.clone;
 	int err;
 
-	err = freeze_capture_regs(j->s, &j->opts, &j->pause_ns);
+	for (;;) {
+		j->attempts++;
+		err = freeze_capture_regs(j->s, &j->opts, &j->pause_ns);
+		if (err != -ESTALE || j->opts.no_defer)
+			break;
+		j->stale_tid = j->opts.stats->stale_tid;
+		j->stale_why = j->opts.stats->stale_why;
+		if (req && req->clone_pid > 0) {
+			clone_destroy(j->s->pid, req->clone_pid, req->clone_pid, req->gadget);
+			req->clone_pid = 0;
+		}
+		j->opts.no_defer = true;
+	}
+	if (err == -ESTALE)
+		err = -EAGAIN;			/* cannot happen without deferral */
 	if (req && req->clone_pid > 0) {
 		if (err) {
 			clone_destroy(j->s->pid, req->clone_pid, req->clone_pid, req->gadget);
@@ -182,13 +210,22 @@ static int capture_stop(struct pss_snapshot *s, const struct capture_args *a, in
 	job.opts.want_debugregs = (a->context_flags & CONTEXT_DEBUG_REGISTERS) ==
 				  CONTEXT_DEBUG_REGISTERS;
 	job.opts.pidfd = a->pidfd;
+	job.opts.no_defer = a->stop_all;
 	job.opts.stats = &st;
 	err = tracer_run(freeze_job_run, &job);
 	if (!err && st.threads)
 		pr_debug("stop of %zu threads: interrupt %.1f ms, stops and registers %.1f ms, "
-			 "rescan %.1f ms, clone %.1f ms, release %.1f ms; %lu waitpid, %lu idle",
-			 st.threads, st.interrupt_ns / 1e6, st.stops_ns / 1e6, st.rescan_ns / 1e6,
-			 st.clone_ns / 1e6, st.release_ns / 1e6, st.polls, st.idle_polls);
+			 "rescan %.1f ms, clone %.1f ms (its syscall %.1f), release %.1f ms; "
+			 "%lu waitpid, %lu idle",
+			 st.threads - st.deferred, st.interrupt_ns / 1e6, st.stops_ns / 1e6,
+			 st.rescan_ns / 1e6, st.clone_ns / 1e6, want_clone ? req.clone_ns / 1e6 : 0.0,
+			 st.release_ns / 1e6, st.polls, st.idle_polls);
+	if (!err && st.deferred)
+		pr_debug("%zu threads blocked in a call were stopped after the pause, in "
+			 "batches: %.1f ms", st.deferred, st.deferred_ns / 1e6);
+	if (!err && job.attempts > 1)
+		pr_debug("thread %d, left out of the pause, %s: stopped again, every thread "
+			 "in the pause", (int)job.stale_tid, job.stale_why);
 	if (!err && want_clone)
 		err = vaclone_finish(s, &req);
 	if (want_clone) {
@@ -199,6 +236,8 @@ static int capture_stop(struct pss_snapshot *s, const struct capture_args *a, in
 	if (err)
 		return err;
 	s->li.pause_ns = job.pause_ns;
+	s->li.deferred_threads = (unsigned)st.deferred;
+	s->li.stop_attempts = job.attempts;
 	s->context_flags = a->context_flags;
 	return a->context_flags ? threads_build_contexts(s) : 0;
 }

@@ -55,6 +55,9 @@
 
 #define FXSAVE_SW_RESERVED 464		/* bytes 464-511 of FXSAVE: software's */
 #define FREEZE_RT_MIN_THREADS 64	/* fewer: the 4 policy calls cost more than they save */
+#define FREEZE_DEFER_MIN_THREADS 256	/* fewer: the pause is short anyway */
+#define FREEZE_DEFER_BATCH 64		/* deferred threads stopped at a time */
+#define FREEZE_DEFER_WAIT_NS (200 * 1000 * 1000ull)	/* for a batch's stops */
 #define FREEZE_MAX_PASSES 10		/* task list scans before -EAGAIN */
 #define FREEZE_DEFAULT_TIMEOUT_MS 2000
 #define FREEZE_GRACE_NS (100 * 1000 * 1000ull)	/* waiting for stops on error paths */
@@ -81,11 +84,13 @@ struct frz_thread {
 	bool no_inject;			/* never run injected code in this thread */
 	bool eintr_fixed;		/* saved rax rewritten -EINTR -> -ERESTARTNOHAND */
 	bool have_regs;
+	bool deferred;			/* idle in a call: stopped after the pause */
 	bool xstate_own;		/* r.xstate is its own block, not in the pool */
 	unsigned scan_gen;		/* last scan that listed this tid */
 	int sig;			/* the dequeued signal of a signal-delivery-stop */
 	int exit_status;		/* wait status when it died under us; -1 unknown */
 	ssize_t sidx;			/* index in s->threads, -1 if it appeared later */
+	uint64_t runs;			/* deferred: its run count before the pause */
 	siginfo_t si;			/* siginfo of the dequeued signal */
 	struct thread_regs r;		/* r.xstate preallocated (xsize bytes) */
 };
@@ -113,6 +118,10 @@ struct freeze {
 	bool releasing;			/* in freeze_release: stops are only let go */
 	bool leader_zombie;		/* the leader is a corpse (it called pthread_exit) */
 	bool want_debugregs;
+	size_t ndeferred;		/* threads with t->deferred */
+	pid_t stale_tid;		/* the deferred thread that ran after all */
+	const char *stale_why;
+	uint64_t t_deferred;		/* the deferred threads all read */
 };
 
 /*
@@ -394,7 +403,7 @@ static int freeze_seize_pass(struct freeze *f, unsigned *ret_new)
 	for (k = 0; k < f->n; k++) {
 		struct frz_thread *t = &f->t[k];
 
-		if (t->state != FT_UNSEIZED || t->scan_gen != f->gen)
+		if (t->state != FT_UNSEIZED || t->scan_gen != f->gen || t->deferred)
 			continue;
 		if (!ptrace(PTRACE_SEIZE, t->tid, 0, PTRACE_O_TRACEEXEC)) {
 			t->state = FT_PENDING;
@@ -585,7 +594,8 @@ static bool freeze_all_known(struct freeze *f)
 	if (err)
 		return false;
 	for (k = 0; k < f->n; k++)
-		known += f->t[k].state == FT_STOPPED || f->t[k].state == FT_DEAD;
+		known += f->t[k].state == FT_STOPPED || f->t[k].state == FT_DEAD ||
+			 (f->t[k].deferred && f->t[k].state == FT_UNSEIZED);
 	return st.threads == known;
 }
 
@@ -601,8 +611,8 @@ static int freeze_stop_all(struct freeze *f)
 		err = freeze_seize_pass(f, &seized);
 		if (err)
 			return err;
-		if (!f->nseized)
-			return -ESRCH;		/* no thread left to seize */
+		if (!f->nseized)		/* no thread left to seize */
+			return f->ndeferred ? -ESTALE : -ESRCH;
 		if (!seized && !f->pending)
 			break;			/* stable */
 		err = freeze_wait_stops(f, f->deadline);
@@ -615,7 +625,9 @@ static int freeze_stop_all(struct freeze *f)
 	}
 	if (pass < FREEZE_MAX_PASSES) {
 		f->t_stable = now_ns(CLOCK_MONOTONIC);
-		return freeze_count_stopped(f) ? 0 : -ESRCH;
+		if (freeze_count_stopped(f))
+			return 0;
+		return f->ndeferred ? -ESTALE : -ESRCH;
 	}
 	pr_debug("threads of %d kept appearing after %d scans", (int)f->pid, FREEZE_MAX_PASSES);
 	return -EAGAIN;
@@ -801,6 +813,176 @@ static uint64_t freeze_release(struct freeze *f)
 		tracer_retire();
 	}
 	return thawed;
+}
+
+/* ---- deferred threads ---- */
+
+/*
+ * With thousands of threads most sit blocked in a call (a pool waiting on
+ * a futex, epoll_wait, accept) and stopping each costs the pause ~10 us of
+ * wake-up, stop, wake-up and restart.  A thread that does not run cannot
+ * change its registers or the memory, so such a thread need not be in the
+ * pause at all if we can prove it did not run from before the pause until
+ * we stop it after.  The proof is the kernel's count of the thread's runs
+ * (schedstat: +1 each time it is put on a CPU):
+ *   collect  runs A, then /proc/TID/syscall shows it blocked in call C
+ *            (the kernel checks the thread is off the CPU around that read),
+ *            state S (interruptible: our interrupt wakes it)
+ *   prepare  runs again == A: not run since, so still blocked in C: deferred
+ *   pause    the other threads stopped, the clone made, the others let go
+ *   after    runs again == A (no run until now), PTRACE_SEIZE, interrupt;
+ *            at its stop runs == A + 1 (the one run is the way to our stop),
+ *            and orig_rax, rip, rsp and the argument registers are C's, rax
+ *            a code of an interrupted call
+ * Anything else (it ran, it died, it stopped otherwise, its registers
+ * differ) makes the whole stop -ESTALE: the caller throws the clone away
+ * and stops again with every thread in the pause (o->no_defer).
+ * Left open: a thread woken in the microsecond between the last count and
+ * the interrupt that returns to user space and enters the same call at the
+ * same stack within that one run: its callee-saved registers could be
+ * those of the later entry (the memory is the instant's either way).
+ */
+static void freeze_pick_deferred(struct freeze *f)
+{
+	struct pss_snapshot *s = f->s;
+	bool kept = false;
+	size_t k;
+
+	if (f->n < FREEZE_DEFER_MIN_THREADS)
+		return;
+	for (k = 0; k < f->n; k++) {
+		struct frz_thread *t = &f->t[k];
+		const struct pss_thread *st;
+		uint64_t runs;
+
+		if (t->sidx < 0)
+			continue;
+		st = &s->threads[t->sidx];
+		if (st->state != 'S' || st->sc.nr < 0 || !st->have_runs)
+			continue;
+		if (task_read_runs(f->taskfd, t->tid, &runs) || runs != st->runs)
+			continue;
+		/* The first such thread stays in the pause: a thread blocked in
+		 * a call is the best host for the clone's injection. */
+		if (!kept) {
+			kept = true;
+			continue;
+		}
+		t->deferred = true;
+		t->runs = runs;
+		f->ndeferred++;
+	}
+}
+
+/* A deferred thread at its stop: did it stay as it was (see above)? */
+static int freeze_stale(struct freeze *f, const struct frz_thread *t, const char *why)
+{
+	if (!f->stale_tid) {
+		f->stale_tid = t->tid;
+		f->stale_why = why;
+	}
+	return -ESTALE;
+}
+
+/* voluntary_ctxt_switches of a thread, UINT64_MAX when unknown. */
+static uint64_t task_vcsw(struct freeze *f, pid_t tid)
+{
+	struct proc_status st;
+	uint64_t v = UINT64_MAX;
+	char path[40], *buf;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%d/status", (int)tid);
+	if (read_fileat(f->taskfd, path, &buf, &len))
+		return v;
+	if (!proc_status_parse(buf, len, &st))
+		v = st.voluntary_ctxt_switches;
+	pss_free(buf);
+	return v;
+}
+
+static int freeze_deferred_check(struct freeze *f, const struct frz_thread *t)
+{
+	const struct proc_syscall *sc = &f->s->threads[t->sidx].sc;
+	const struct user_regs_struct *r = &t->r.regs;
+	long rax = (long)r->rax;
+	uint64_t runs;
+
+	if (t->state != FT_STOPPED || !t->have_regs || t->no_inject)
+		return freeze_stale(f, t, "another stop than ours");
+	if (task_read_runs(f->taskfd, t->tid, &runs) || runs < t->runs + 1)
+		return freeze_stale(f, t, "ran before its stop");
+	/* More than the one run to our stop: preempted on its way there, or
+	 * it had run and slept again before our interrupt.  The second sleeps
+	 * voluntarily and the first does not, so count voluntary switches:
+	 * one more than when it was listed (its stop). */
+	if (runs != t->runs + 1 && task_vcsw(f, t->tid) != f->s->threads[t->sidx].vcsw + 1)
+		return freeze_stale(f, t, "ran and slept again before its stop");
+	if ((long)r->orig_rax != sc->nr || r->rip != sc->pc || r->rsp != sc->sp ||
+	    r->rdi != sc->args[0] || r->rsi != sc->args[1] || r->rdx != sc->args[2] ||
+	    r->r10 != sc->args[3] || r->r8 != sc->args[4] || r->r9 != sc->args[5])
+		return freeze_stale(f, t, "in another call");
+	if (rax != -EINTR && !inject_restartable(r))
+		return freeze_stale(f, t, "its call had ended");
+	return 0;
+}
+
+/*
+ * After the pause: stop, read and let go the deferred threads, a batch at a
+ * time (each is stopped only for its batch).  0, -ESTALE when one of them
+ * proved to have run, or an error.  Whatever it stopped is let go.
+ */
+static int freeze_deferred(struct freeze *f)
+{
+	size_t k = 0, b, batch[FREEZE_DEFER_BATCH];
+	int err = 0;
+
+	f->releasing = false;
+	while (k < f->n && !err) {
+		size_t nb = 0;
+
+		for (; k < f->n && nb < ARRAY_SIZE(batch); k++) {
+			struct frz_thread *t = &f->t[k];
+			uint64_t runs;
+
+			if (!t->deferred)
+				continue;
+			if (task_read_runs(f->taskfd, t->tid, &runs) || runs != t->runs) {
+				err = freeze_stale(f, t, "ran during the pause");
+				break;
+			}
+			if (ptrace(PTRACE_SEIZE, t->tid, 0, PTRACE_O_TRACEEXEC)) {
+				err = errno == ESRCH || errno == EPERM ?
+				      freeze_stale(f, t, "ended") : -errno;
+				break;
+			}
+			t->state = FT_PENDING;
+			f->pending++;
+			f->nseized++;
+			ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+			batch[nb++] = k;
+		}
+		if (nb) {
+			int e = freeze_wait_stops(f, now_ns(CLOCK_MONOTONIC) + FREEZE_DEFER_WAIT_NS);
+
+			/* A deferred thread that does not reach its stop went
+			 * into another sleep: it ran. */
+			if (e && !err)
+				err = e == -ETIMEDOUT ? freeze_stale(f, &f->t[batch[0]], "never stopped")
+						      : e;
+		}
+		for (b = 0; b < nb; b++) {
+			struct frz_thread *t = &f->t[batch[b]];
+
+			if (!err)
+				err = freeze_deferred_check(f, t);
+			if (t->state == FT_STOPPED)
+				freeze_detach_one(t);
+		}
+	}
+	freeze_release(f);		/* anything still pending or dead */
+	f->t_deferred = now_ns(CLOCK_MONOTONIC);
+	return err;
 }
 
 /* ---- merge into the snapshot (target running again) ---- */
@@ -1289,6 +1471,8 @@ int freeze_capture_regs(struct pss_snapshot *s, const struct freeze_opts *o, uin
 	err = freeze_prepare(&f, s, o->want_xstate);
 	if (err)
 		return err;
+	if (!o->no_defer)
+		freeze_pick_deferred(&f);
 
 	t0 = now_ns(CLOCK_MONOTONIC);
 	f.deadline = t0 + (uint64_t)timeout * 1000000ull;
@@ -1299,6 +1483,10 @@ int freeze_capture_regs(struct pss_snapshot *s, const struct freeze_opts *o, uin
 		fault_point("before-detach");
 	t_clone = now_ns(CLOCK_MONOTONIC);
 	t1 = freeze_release(&f);
+	if (!err && f.ndeferred) {
+		fault_point("before-deferred");
+		err = freeze_deferred(&f);
+	}
 	if (!err && o->stats && f.stop_start) {
 		*o->stats = (struct freeze_stats){
 			.threads = f.n,
@@ -1307,9 +1495,15 @@ int freeze_capture_regs(struct pss_snapshot *s, const struct freeze_opts *o, uin
 			.rescan_ns = f.t_stable - f.t_stopped,
 			.clone_ns = t_clone - f.t_stable,
 			.release_ns = t1 - t_clone,
+			.deferred = f.ndeferred,
+			.deferred_ns = f.ndeferred ? f.t_deferred - t1 : 0,
 			.polls = f.polls,
 			.idle_polls = f.idle_polls,
 		};
+	}
+	if (err == -ESTALE && o->stats) {
+		o->stats->stale_tid = f.stale_tid;
+		o->stats->stale_why = f.stale_why ? f.stale_why : "no thread left in the pause";
 	}
 	/* A stop signal that arrived during the injection was suppressed: it
 	 * takes effect now, as if it had come a moment later. */

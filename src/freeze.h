@@ -24,6 +24,10 @@ int task_dir_scan(int taskfd, int (*cb)(pid_t tid, void *arg), void *arg);
  * affinity) as threads_collect does.  -ENOENT/-ESRCH if the thread is gone. */
 int threads_fill_one(struct pss_snapshot *s, int taskfd, pid_t tid, struct pss_thread *t);
 
+/* threads.c: how many times the thread has been put on a CPU (the third
+ * field of /proc/PID/task/TID/schedstat, CONFIG_SCHED_INFO).  No allocation. */
+int task_read_runs(int taskfd, pid_t tid, uint64_t *ret);
+
 /* threads.c: the thread's starttime (clock ticks since boot) from its stat. */
 int threads_read_starttime(int taskfd, pid_t tid, uint64_t *ret);
 

@@ -38,6 +38,9 @@ struct pss_thread {
 	size_t comm_len;
 	char state;			/* from task stat before any stop */
 	struct proc_syscall sc;		/* nr -2 when unknown */
+	uint64_t runs;			/* schedstat's run count, read before the rest */
+	uint64_t vcsw;			/* voluntary_ctxt_switches of its status */
+	bool have_runs;
 	uint64_t sig_blk, sig_pnd, sig_shd;
 	int seccomp;			/* Seccomp: of its status (0 off, 1 strict, 2 filter) */
 	int nice;
@@ -186,6 +189,10 @@ struct freeze_stats {
 	uint64_t rescan_ns;		/* then until no thread is unknown */
 	uint64_t clone_ns;		/* then until the clone is made */
 	uint64_t release_ns;		/* then until the last thread is let go */
+	size_t deferred;		/* threads stopped one batch at a time after it */
+	uint64_t deferred_ns;		/* the time that took */
+	pid_t stale_tid;		/* -ESTALE: the deferred thread that had run */
+	const char *stale_why;
 	unsigned long polls, idle_polls;	/* waitpid calls; those that found nothing */
 };
 
@@ -196,6 +203,7 @@ struct freeze_opts {
 	int pidfd;			/* the target, to confirm identity */
 	struct clone_req *clone;	/* inject the VA clone inside the stop (inject.h) */
 	struct freeze_stats *stats;	/* filled on success if not NULL */
+	bool no_defer;			/* every thread in the pause (the redo) */
 };
 int freeze_capture_regs(struct pss_snapshot *s, const struct freeze_opts *o, uint64_t *ret_pause_ns);
 

@@ -96,6 +96,28 @@ static int read_task_file(int taskfd, pid_t tid, const char *name, char **buf, s
 	return err;
 }
 
+int task_read_runs(int taskfd, pid_t tid, uint64_t *ret)
+{
+	char path[40], buf[96];
+	unsigned long long runs;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%d/schedstat", (int)tid);
+	fd = openat(taskfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = 0;
+	if (sscanf(buf, "%*u %*u %llu", &runs) != 1)
+		return -EINVAL;
+	*ret = runs;
+	return 0;
+}
+
 /* stat: times, state, scheduling, comm. */
 static int fill_from_stat(int taskfd, pid_t tid, struct pss_thread *t)
 {
@@ -156,6 +178,7 @@ static int fill_from_status(int taskfd, pid_t tid, struct pss_thread *t)
 		t->sig_pnd = st.sig_pnd;
 		t->sig_shd = st.shd_pnd;
 		t->seccomp = st.seccomp;
+		t->vcsw = st.voluntary_ctxt_switches;
 	}
 	pss_free(buf);
 	return 0;
@@ -206,6 +229,10 @@ int threads_fill_one(struct pss_snapshot *s, int taskfd, pid_t tid, struct pss_t
 
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
+	/* The run count first: if a later read finds it unchanged, the thread
+	 * has been off the CPU ever since, and what stat, status and syscall
+	 * say of it still holds (see freeze_pick_deferred). */
+	t->have_runs = !task_read_runs(taskfd, tid, &t->runs);
 	err = fill_from_stat(taskfd, tid, t);
 	if (err)
 		return err == -ENOENT ? -ESRCH : err;

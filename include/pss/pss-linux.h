@@ -62,7 +62,12 @@ PSS_API void pss_linux_set_log(pss_linux_log_fn fn, void *ctx, enum pss_linux_lo
 struct pss_linux_options {
 	size_t sz;		/* sizeof(struct pss_linux_options) */
 	unsigned timeout_ms;	/* longest wait for a thread to stop; default 2000 */
+	unsigned flags;		/* PSS_LINUX_CAPTURE_* */
 };
+
+/* Every thread in the pause: no thread blocked in a call is left out of it
+ * and stopped afterwards (see pss_linux_process_info.deferred_threads). */
+#define PSS_LINUX_CAPTURE_STOP_ALL 0x1u
 
 /**
  * pss_linux_capture() - PssCaptureSnapshot with Linux options.  @opts may be
@@ -114,6 +119,14 @@ struct pss_linux_process_info {
 	pid_t nspid[8];
 	unsigned long long auxv_entry;	/* AT_ENTRY */
 	unsigned long long rss_anon, rss_file, rss_shmem, swap;	/* bytes */
+	/* The stop (0 when the capture never stopped the target).  Threads
+	 * that sat blocked in a system call from before the pause until after
+	 * it are not part of the pause: each is stopped on its own afterwards
+	 * and kept only if the kernel's count of its runs shows it never ran
+	 * in between (so its registers are those of the instant). */
+	unsigned deferred_threads;	/* threads read that way, after the pause */
+	unsigned stop_attempts;		/* 2: one of them had run, and the stop was
+					 * made again with every thread in the pause */
 };
 
 /** pss_linux_query_process() - Return: ERROR_SUCCESS, ERROR_INVALID_HANDLE or ERROR_INVALID_PARAMETER. */
