@@ -10,6 +10,8 @@
  *   after-seize      every thread of the first scan is seized, none interrupted
  *   after-interrupt  every thread of the first scan has been sent PTRACE_INTERRUPT
  *   before-detach    every register set is read; nothing released yet
+ *   before-deferred  the pause is over (its threads let go, the clone made);
+ *                    no deferred thread touched yet (freeze.c)
  * Actions:
  *   sigkill-self     SIGKILL the process that called the API (the tracer
  *                    finishes the stop: the target must not notice)

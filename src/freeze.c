@@ -19,6 +19,9 @@
  *             FREEZE_MAX_PASSES scans
  *   release   PTRACE_DETACH every thread in one tight loop (data = the
  *             signal of a signal-delivery-stop, else 0)
+ *   deferred  (256 threads or more) the threads left out of the pause,
+ *             blocked in a call and proven not to have run: seized, read
+ *             and let go 64 at a time (see "deferred threads" below)
  *   merge     (target running again) registers into s->threads by tid
  *
  * The next issue injects the clone between "rescan" and "release"; threads
