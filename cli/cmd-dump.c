@@ -68,6 +68,7 @@ struct dump_opts {
 	bool json;		/* --json */
 	bool progress;		/* progress lines on stderr */
 	unsigned timeout_ms;
+	bool stop_all;		/* --stop-all */
 	const char *path;	/* pss watch: this exact name, not PREFIX.PID */
 	HANDLE handle;		/* pss watch: the process, already open */
 };
@@ -88,6 +89,7 @@ struct dump_result {
 	unsigned long long core_bytes;	/* bytes of the ELF core */
 	double seconds;			/* capture to published file */
 	double pause_ms;		/* how long the target was stopped */
+	unsigned deferred;		/* idle threads read just after the pause */
 	double capture_ms;		/* PSS_PERFORMANCE_COUNTERS.TotalWallClockPeriod */
 	const char *status;		/* "ok", "partial", "failed" */
 	char error[PATH_MAX + 512];
@@ -547,7 +549,11 @@ static int dump_open(pid_t pid, HANDLE *ret_h, struct dump_result *r)
 /* dump_snapshot() - the capture a core needs.  Returns the exit code. */
 static int dump_snapshot(HANDLE h, const struct dump_opts *o, HPSS *ret, struct dump_result *r)
 {
-	struct pss_linux_options opts = { .sz = sizeof(opts), .timeout_ms = o->timeout_ms };
+	struct pss_linux_options opts = {
+		.sz = sizeof(opts),
+		.timeout_ms = o->timeout_ms,
+		.flags = o->stop_all ? PSS_LINUX_CAPTURE_STOP_ALL : 0,
+	};
 	const char *why;
 	DWORD err;
 	int eno;
@@ -712,6 +718,7 @@ static int dump_one(pid_t pid, const struct dump_opts *o, struct dump_result *r)
 	p.t0 = p.last = cli_mono_ns();
 	rc = dump_write(s, to_stdout ? STDOUT_FILENO : of.fd, o, &p, r);
 	r->pause_ms = frozen ? (double)(cli_mono_ns() - tstop) / 1e6 : (double)li.pause_ns / 1e6;
+	r->deferred = li.deferred_threads;
 	thaw(h, frozen);
 	frozen = false;
 	if (rc != EXIT_FAILURE_ && !to_stdout) {
@@ -774,8 +781,11 @@ static void summary(pid_t pid, const struct dump_opts *o, const struct dump_resu
 		fprintf(stderr, "%s: %s", r->file, a);
 	if (o->zstd)
 		fprintf(stderr, " (core %s)", b);
-	fprintf(stderr, " in %.2f s (%s/s); target %s %.1f ms%s%s\n", r->seconds, c,
-		o->freeze ? "stopped" : "paused", r->pause_ms, r->error[0] ? "; " : "", r->error);
+	fprintf(stderr, " in %.2f s (%s/s); target %s %.1f ms", r->seconds, c,
+		o->freeze ? "stopped" : "paused", r->pause_ms);
+	if (r->deferred)
+		fprintf(stderr, " (%u idle threads read just after)", r->deferred);
+	fprintf(stderr, "%s%s\n", r->error[0] ? "; " : "", r->error);
 }
 
 /* One JSON object per PID, one per line. */
@@ -784,8 +794,9 @@ static void json_result(pid_t pid, const struct dump_opts *o, const struct dump_
 	printf("{\"pid\": %d, \"file\": ", pid);
 	json_print_str(r->file);
 	printf(", \"bytes\": %llu, \"core_bytes\": %llu, \"seconds\": %.6f, \"pause_ms\": %.3f, "
-	       "\"capture_ms\": %.3f, \"compressed\": %s, \"frozen\": %s, \"status\": \"%s\"",
-	       r->bytes, r->core_bytes, r->seconds, r->pause_ms, r->capture_ms,
+	       "\"deferred_threads\": %u, \"capture_ms\": %.3f, \"compressed\": %s, \"frozen\": %s, "
+	       "\"status\": \"%s\"",
+	       r->bytes, r->core_bytes, r->seconds, r->pause_ms, r->deferred, r->capture_ms,
 	       o->zstd ? "true" : "false", o->freeze ? "true" : "false", r->status);
 	if (r->error[0]) {
 		printf(", \"error\": ");
@@ -817,6 +828,8 @@ static void dump_usage(FILE *f)
 		"      --json           print the summary as one JSON object per PID on stdout\n"
 		"      --progress       show progress on stderr even when it is not a terminal\n"
 		"  -t, --timeout MS     longest wait for a thread to stop (default 2000)\n"
+		"      --stop-all       keep every thread in the pause (by default, with 256\n"
+		"                       threads or more, idle ones are read just after it)\n"
 		"  -h, --help           this text\n"
 		"\n"
 		"Files are created 0600 and appear only when complete; an existing file or\n"
@@ -826,7 +839,7 @@ static void dump_usage(FILE *f)
 		"2 failure, 64 usage, 77 permission denied (ptrace refused).\n");
 }
 
-enum { OPT_FREEZE = 0x100, OPT_JSON, OPT_PROGRESS };
+enum { OPT_FREEZE = 0x100, OPT_JSON, OPT_PROGRESS, OPT_STOP_ALL };
 
 /* dump_parse() - options into @o and PIDs into @pids.  Returns -1 to go on,
  * or the exit code. */
@@ -840,6 +853,7 @@ static int dump_parse(int argc, char **argv, struct dump_opts *o, pid_t *pids, i
 		{ "freeze", no_argument, NULL, OPT_FREEZE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "stop-all", no_argument, NULL, OPT_STOP_ALL },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -874,6 +888,9 @@ static int dump_parse(int argc, char **argv, struct dump_opts *o, pid_t *pids, i
 			break;
 		case OPT_PROGRESS:
 			o->progress = true;
+			break;
+		case OPT_STOP_ALL:
+			o->stop_all = true;
 			break;
 		case 't':
 			o->timeout_ms = (unsigned)strtoul(optarg, NULL, 10);

@@ -270,12 +270,17 @@ int cmd_threads(pid_t pid, const struct cli_opts *o)
 	}
 	if (o->json) {
 		json_arr_end();
-		if (o->regs)
+		if (o->regs) {
 			json_kv_double("pause_ms", li.pause_ns / 1e6);
+			json_kv_uint("deferred_threads", li.deferred_threads);
+		}
 		json_kv_bool("complete", err == ERROR_NO_MORE_ITEMS);
 		json_obj_end();
 	} else if (o->regs) {
-		printf("target paused %.3f ms to read registers\n", li.pause_ns / 1e6);
+		printf("target paused %.3f ms to read registers", li.pause_ns / 1e6);
+		if (li.deferred_threads)
+			printf(" (%u idle threads read just after)", li.deferred_threads);
+		printf("\n");
 	}
 	PssWalkMarkerFree(w);
 	PssWalkMarkerFree(wn);

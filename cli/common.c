@@ -194,7 +194,11 @@ static int fail(pid_t pid, DWORD err, const char *why, int code)
 int cli_capture(pid_t pid, PSS_CAPTURE_FLAGS flags, DWORD ctx_flags, const struct cli_opts *o,
 		HPSS *ret)
 {
-	struct pss_linux_options opts = { .sz = sizeof(opts), .timeout_ms = o->timeout_ms };
+	struct pss_linux_options opts = {
+		.sz = sizeof(opts),
+		.timeout_ms = o->timeout_ms,
+		.flags = o->stop_all ? PSS_LINUX_CAPTURE_STOP_ALL : 0,
+	};
 	char buf[640];
 	const char *why;
 	bool explained;

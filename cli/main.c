@@ -44,6 +44,8 @@ static void usage(FILE *f)
 		"  -j, --json           one JSON document on stdout (an array with several PIDs)\n"
 		"  -r, --regs           threads: capture and print registers (stops the target briefly)\n"
 		"  -t, --timeout MS     longest wait for a thread to stop (default 2000)\n"
+		"      --stop-all       keep every thread in the pause (by default, with 256\n"
+		"                       threads or more, idle ones are read just after it)\n"
 		"  -v, --verbose        more detail\n"
 		"  -h, --help           this text\n"
 		"  -V, --version        the version\n"
@@ -60,6 +62,7 @@ int main(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "stop-all", no_argument, NULL, 0x100 },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -129,6 +132,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			o.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 0x100:
+			o.stop_all = true;
 			break;
 		case 'v':
 			o.verbose = true;

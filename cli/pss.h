@@ -22,6 +22,7 @@ struct cli_opts {
 	bool verbose;
 	bool json;		/* --json: one document on stdout (json.h) */
 	unsigned timeout_ms;
+	bool stop_all;		/* --stop-all: PSS_LINUX_CAPTURE_STOP_ALL */
 };
 
 /* One capture of pid with flags; prints the reason on failure and returns

@@ -802,6 +802,67 @@ TEST(error_usage_and_gone)
 	}
 }
 
+/* The number after "deferred_threads": in @json, -1 if absent. */
+static long deferred_in(const char *json)
+{
+	const char *p = json ? strstr(json, "\"deferred_threads\":") : NULL;
+
+	return p ? strtol(p + strlen("\"deferred_threads\":"), NULL, 10) : -1;
+}
+
+/*
+ * Proves: with 300 idle threads, pss threads -r and pss dump read most of
+ * them just after the pause and say so (deferred_threads in --json, a note
+ * on the summary line), and --stop-all keeps every thread in the pause.
+ */
+TEST(stop_all_option)
+{
+	char r[256], pid[16], core[160];
+	struct target t;
+	struct run run;
+	int e;
+
+	REQUIRE_PTRACE();
+	e = target_start(&t, "defer-victim", NULL);
+	REQUIRE(e == 0, "cannot start defer-victim: %s", strerror(-e));
+	target_cmdf(&t, r, sizeof(r), "sleepers 300");
+	if (reply_get(r, "err", -1) == EAGAIN)
+		SKIP("the kernel refuses 300 threads: %s", r);
+	REQUIRE(reply_get(r, "n", -1) == 300, "victim: %s", r);
+	victim_idle(&t);
+	snprintf(pid, sizeof(pid), "%d", (int)t.pid);
+	snprintf(core, sizeof(core), "%s", spath("core"));
+
+	PSS(&run, "threads", "-r", "--json", pid);
+	CHECK_EQ_INT(run.status, 0);
+	CHECK(deferred_in(run.out) >= 250, "deferred_threads %ld", deferred_in(run.out));
+	run_free(&run);
+	PSS(&run, "threads", "-r", "--json", "--stop-all", pid);
+	CHECK_EQ_INT(run.status, 0);
+	CHECK_EQ_INT(deferred_in(run.out), 0);
+	run_free(&run);
+
+	PSS(&run, "dump", "--json", "-o", core, pid);
+	CHECK_EQ_INT(run.status, 0);
+	CHECK(deferred_in(run.out) >= 250, "deferred_threads %ld", deferred_in(run.out));
+	CHECK(strstr(run.err, "idle threads read just after"), "summary: %s", run.err);
+	run_free(&run);
+	snprintf(core, sizeof(core), "%s.%d", spath("core"), (int)t.pid);
+	unlink(core);
+	snprintf(core, sizeof(core), "%s", spath("core"));
+	PSS(&run, "dump", "--json", "--stop-all", "-o", core, pid);
+	CHECK_EQ_INT(run.status, 0);
+	CHECK_EQ_INT(deferred_in(run.out), 0);
+	CHECK(!strstr(run.err, "idle threads"), "summary: %s", run.err);
+	run_free(&run);
+	snprintf(core, sizeof(core), "%s.%d", spath("core"), (int)t.pid);
+	unlink(core);
+
+	target_cmdf(&t, r, sizeof(r), "ping");
+	CHECK(!strncmp(r, "pong", 4), "victim after the captures: %s", r);
+	target_kill(&t);
+}
+
 /* Another tracer: 77, and the message names it by pid. */
 TEST(error_already_traced)
 {
