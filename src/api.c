@@ -222,7 +222,8 @@ static int capture_stop(struct pss_snapshot *s, const struct capture_args *a, in
 			 st.release_ns / 1e6, st.polls, st.idle_polls);
 	if (!err && st.deferred)
 		pr_debug("%zu threads blocked in a call were stopped after the pause, in "
-			 "batches: %.1f ms", st.deferred, st.deferred_ns / 1e6);
+			 "batches: %.1f ms, each stopped at most %.2f ms", st.deferred,
+			 st.deferred_ns / 1e6, st.deferred_max_ns / 1e6);
 	if (!err && job.attempts > 1)
 		pr_debug("thread %d, left out of the pause, %s: stopped again, every thread "
 			 "in the pause", (int)job.stale_tid, job.stale_why);

@@ -12,6 +12,8 @@
  *   before-detach    every register set is read; nothing released yet
  *   before-deferred  the pause is over (its threads let go, the clone made);
  *                    no deferred thread touched yet (freeze.c)
+ *   in-deferred      the first batch of deferred threads stopped and read,
+ *                    none let go yet
  * Actions:
  *   sigkill-self     SIGKILL the process that called the API (the tracer
  *                    finishes the stop: the target must not notice)

@@ -122,9 +122,11 @@ struct freeze {
 	bool leader_zombie;		/* the leader is a corpse (it called pthread_exit) */
 	bool want_debugregs;
 	size_t ndeferred;		/* threads with t->deferred */
+	size_t first_deferred;		/* index of the first of them */
 	pid_t stale_tid;		/* the deferred thread that ran after all */
 	const char *stale_why;
 	uint64_t t_deferred;		/* the deferred threads all read */
+	uint64_t deferred_max_ns;	/* the longest batch, first interrupt to last detach */
 };
 
 /*
@@ -861,7 +863,9 @@ static void freeze_pick_deferred(struct freeze *f)
 		if (t->sidx < 0)
 			continue;
 		st = &s->threads[t->sidx];
-		if (st->state != 'S' || st->sc.nr < 0 || !st->have_runs)
+		/* A run count of 0 is a kernel that does not count (a thread
+		 * that exists has run at least once). */
+		if (st->state != 'S' || st->sc.nr < 0 || !st->have_runs || !st->runs)
 			continue;
 		if (task_read_runs(f->taskfd, t->tid, &runs) || runs != st->runs)
 			continue;
@@ -873,7 +877,8 @@ static void freeze_pick_deferred(struct freeze *f)
 		}
 		t->deferred = true;
 		t->runs = runs;
-		f->ndeferred++;
+		if (!f->ndeferred++)
+			f->first_deferred = k;
 	}
 }
 
@@ -942,6 +947,7 @@ static int freeze_deferred(struct freeze *f)
 
 	f->releasing = false;
 	while (k < f->n && !err) {
+		uint64_t t0 = now_ns(CLOCK_MONOTONIC), dt;
 		size_t nb = 0;
 
 		for (; k < f->n && nb < ARRAY_SIZE(batch); k++) {
@@ -974,6 +980,8 @@ static int freeze_deferred(struct freeze *f)
 				err = e == -ETIMEDOUT ? freeze_stale(f, &f->t[batch[0]], "never stopped")
 						      : e;
 		}
+		if (nb && batch[0] == f->first_deferred)
+			fault_point("in-deferred");
 		for (b = 0; b < nb; b++) {
 			struct frz_thread *t = &f->t[batch[b]];
 
@@ -982,6 +990,8 @@ static int freeze_deferred(struct freeze *f)
 			if (t->state == FT_STOPPED)
 				freeze_detach_one(t);
 		}
+		dt = now_ns(CLOCK_MONOTONIC) - t0;
+		f->deferred_max_ns = MAX(f->deferred_max_ns, dt);
 	}
 	freeze_release(f);		/* anything still pending or dead */
 	f->t_deferred = now_ns(CLOCK_MONOTONIC);
@@ -1500,6 +1510,7 @@ int freeze_capture_regs(struct pss_snapshot *s, const struct freeze_opts *o, uin
 			.release_ns = t1 - t_clone,
 			.deferred = f.ndeferred,
 			.deferred_ns = f.ndeferred ? f.t_deferred - t1 : 0,
+			.deferred_max_ns = f.deferred_max_ns,
 			.polls = f.polls,
 			.idle_polls = f.idle_polls,
 		};

@@ -506,11 +506,21 @@ static int host_wait(struct host *h, int timeout_ms)
 	return -1;
 }
 
+/*
+ * Parked threads for the steps a target of few threads never reaches:
+ * with 256 threads or more a capture leaves the threads blocked in a call
+ * out of its pause and reads them after it, at "before-deferred".
+ */
+#define DEFER_SLEEPERS 300
+
 /* The victim for rows 37 and 38: self-checking, with blocked RT signals
- * queued, optionally stopped (SIGSTOP) before the capture. */
-static void fault_victim(struct cv *v, bool stopped)
+ * queued and @sleepers parked threads, optionally stopped (SIGSTOP)
+ * before the capture. */
+static void fault_victim(struct cv *v, bool stopped, int sleepers)
 {
 	cv_start(v, false);
+	if (sleepers)
+		cv_sleepers(v, sleepers);
 	cv_queue_blocked(v, 8);
 	cv_feed(v);
 	if (stopped) {
@@ -528,7 +538,8 @@ static void fault_victim(struct cv *v, bool stopped)
  * notice the death and remove every clone within ~2 s, then exit) or the
  * tracer itself (sigkill-tracer: clones die by EXITKILL; a zombie clone may
  * stay and the next capture of the victim reaps it).  Either way the victim
- * notices nothing and no clone ever runs.
+ * notices nothing and no clone ever runs.  With @sleepers parked threads
+ * (fault_row_n) the capture defers them, so "before-deferred" is reached.
  */
 /*
  * The documented exception (design section 7, PssCaptureSnapshot(3)): the
@@ -561,7 +572,24 @@ static void check_died_as_documented(struct cv *v, bool stopped)
 	diag("documented exception: the victim died of SIGSEGV with the tracer");
 }
 
-static void fault_row(const char *step, bool kill_tracer, bool stopped)
+/* The next capture of a victim with parked threads: it too reads most of
+ * them after the pause (or, if one ran after all, stops again with all). */
+static void capture_free_deferred(struct cv *v)
+{
+	struct pss_linux_process_info pi = { .sz = sizeof(pi) };
+	HPSS s = capture_ok(v->t.pid, CLONE_FLAGS, CONTEXT_ALL);
+
+	clone_of_snap(s, v->t.pid);
+	CHECK_ERR(pss_linux_query_process(s, &pi), ERROR_SUCCESS);
+	diag("next capture: %u threads, %u deferred, %u stop attempt(s)", pi.num_threads, pi.deferred_threads,
+	     pi.stop_attempts);
+	CHECK(pi.deferred_threads >= (unsigned)v->sleepers - 10 || pi.stop_attempts == 2,
+	      "the next capture deferred %u of %d parked threads in %u attempt(s)", pi.deferred_threads,
+	      v->sleepers, pi.stop_attempts);
+	free_and_check(s, v->t.pid);
+}
+
+static void fault_row_n(const char *step, bool kill_tracer, bool stopped, int sleepers)
 {
 	char fault[64], rep[256];
 	struct host h;
@@ -572,7 +600,7 @@ static void fault_row(const char *step, bool kill_tracer, bool stopped)
 
 	REQUIRE_PTRACE();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	fault_victim(&v, stopped);
+	fault_victim(&v, stopped, sleepers);
 	snprintf(fault, sizeof(fault), "%s:%s", step, kill_tracer ? "sigkill-tracer" : "sigkill-self");
 	host_start(&h, v.t.pid, fault, NULL);	/* single-threaded fork: see host_killed_row */
 	w = cwatch_start(v.t.pid);
@@ -589,6 +617,9 @@ static void fault_row(const char *step, bool kill_tracer, bool stopped)
 			describe_clones(v.t.pid);
 		else
 			diag("clones and tracer gone %ld ms after the host's death", ms);
+		if (sleepers)
+			CHECK(cv_threads_held(v.t.pid) == 0, "the tracer is gone, yet %d of the victim's %d threads "
+			      "are traced or stopped", cv_threads_held(v.t.pid), thread_count(v.t.pid));
 	} else {
 		pid_t c[16];
 		int z, n;
@@ -622,10 +653,18 @@ static void fault_row(const char *step, bool kill_tracer, bool stopped)
 	v.zombie_ok = false;	/* ep_eintr_ok stays: the victim's counter is cumulative */
 	/* The next capture of the victim succeeds and leaves no clone at all. */
 	w = cwatch_start(v.t.pid);
-	capture_free_clean(v.t.pid);
+	if (sleepers)
+		capture_free_deferred(&v);
+	else
+		capture_free_clean(v.t.pid);
 	cwatch_end(w);
 	CHECK_EQ_INT(clone_count(v.t.pid), 0);
 	cv_verify(&v, false);
+}
+
+static void fault_row(const char *step, bool kill_tracer, bool stopped)
+{
+	fault_row_n(step, kill_tracer, stopped, 0);
 }
 
 #define FAULT_TEST(name, idx, kt, stp) \
@@ -655,6 +694,20 @@ FAULT_TEST(row37_stopped_sigkill_self_after_clone_event, 3, false, true)
 FAULT_TEST(row37_stopped_sigkill_self_before_detach, 6, false, true)
 FAULT_TEST(row37_stopped_sigkill_tracer_after_clone_event, 3, true, true)
 FAULT_TEST(row37_stopped_sigkill_tracer_after_restore, 5, true, true)
+/* Proves (row 37, deferred threads): with 300 parked threads, SIGKILL of
+ * the capturing process at before-deferred (the pause over, the clone
+ * made, no deferred thread touched yet): the tracer reads the deferred
+ * threads, then removes the clone and exits; every thread of the victim
+ * ends untraced and not stopped, no parked wait ever returned. */
+TEST(row37_sigkill_self_before_deferred) { fault_row_n("before-deferred", false, false, DEFER_SLEEPERS); }
+/* Proves (row 37, deferred threads): SIGKILL of the tracer itself at
+ * before-deferred: the clone dies by EXITKILL (its corpse is reaped by the
+ * next capture), the victim notices nothing, no thread is left traced. */
+TEST(row37_sigkill_tracer_before_deferred) { fault_row_n("before-deferred", true, false, DEFER_SLEEPERS); }
+/* The same with up to 64 deferred threads stopped (and an EINTR repair
+ * possibly made in one): the kernel lets them go at the tracer's death. */
+TEST(row37_sigkill_self_in_deferred) { fault_row_n("in-deferred", false, false, DEFER_SLEEPERS); }
+TEST(row37_sigkill_tracer_in_deferred) { fault_row_n("in-deferred", true, false, DEFER_SLEEPERS); }
 
 /* True once a task of the host or its tracer sleeps in the fault point's
  * nanosleep, on two samples 15 ms apart. */
@@ -693,6 +746,12 @@ static bool step_visible(const char *step, pid_t victim)
 		return thread_state(victim, victim) == 't' && n == 0;
 	if (!strcmp(step, "in-free"))
 		return n == 1 && proc_state(kids[0]) == 'Z';
+	/* the pause is over: a live clone, and no thread traced or stopped */
+	if (!strcmp(step, "before-deferred"))
+		return n == 1 && proc_state(kids[0]) == 't' && cv_threads_held(victim) == 0;
+	/* a batch of deferred threads stopped, the leader (in the pause) not */
+	if (!strcmp(step, "in-deferred"))
+		return n == 1 && cv_threads_held(victim) > 0 && thread_state(victim, victim) != 't';
 	return thread_state(victim, victim) == 't' && n == 1;
 }
 
@@ -702,7 +761,7 @@ static bool step_visible(const char *step, pid_t victim)
  * the tracer finishes the stop, restores and detaches, removes every clone
  * within ~2 s and exits; the victim notices nothing.
  */
-static void host_killed_row(const char *step)
+static void host_killed_row_n(const char *step, int sleepers)
 {
 	char fault[64], rep[256], release[64];
 	struct host h;
@@ -714,7 +773,7 @@ static void host_killed_row(const char *step)
 
 	REQUIRE_PTRACE();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	fault_victim(&v, false);
+	fault_victim(&v, false, sleepers);
 	snprintf(release, sizeof(release), "/tmp/pss-clone-release-%d", getpid());
 	unlink(release);
 	snprintf(fault, sizeof(fault), "%s:pause", step);
@@ -756,10 +815,21 @@ static void host_killed_row(const char *step)
 		describe_clones(v.t.pid);
 	else
 		diag("%s: clones and tracer gone %ld ms after the release", step, ms);
+	if (sleepers)
+		CHECK(cv_threads_held(v.t.pid) == 0, "the tracer is gone, yet %d of the victim's %d threads are "
+		      "traced or stopped", cv_threads_held(v.t.pid), thread_count(v.t.pid));
 	cwatch_end(w);
 	cv_verify(&v, false);
-	capture_free_clean(v.t.pid);
+	if (sleepers)
+		capture_free_deferred(&v);
+	else
+		capture_free_clean(v.t.pid);
 	cv_verify(&v, false);
+}
+
+static void host_killed_row(const char *step)
+{
+	host_killed_row_n(step, 0);
 }
 
 TEST(row38_host_killed_after_seize) { host_killed_row("after-seize"); }
@@ -770,6 +840,14 @@ TEST(row38_host_killed_after_exitkill) { host_killed_row("after-exitkill"); }
 TEST(row38_host_killed_after_restore) { host_killed_row("after-restore"); }
 TEST(row38_host_killed_before_detach) { host_killed_row("before-detach"); }
 TEST(row38_host_killed_in_free) { host_killed_row("in-free"); }
+/* Proves (row 38, deferred threads): with 300 parked threads, the host
+ * killed while the capture is held at before-deferred (seen from outside:
+ * a stopped clone under the victim, no thread of the victim traced or
+ * stopped): released, the tracer reads the deferred threads, removes the
+ * clone and exits; every thread ends untraced and not stopped. */
+TEST(row38_host_killed_before_deferred) { host_killed_row_n("before-deferred", DEFER_SLEEPERS); }
+/* The same with the first batch of deferred threads stopped and read. */
+TEST(row38_host_killed_in_deferred) { host_killed_row_n("in-deferred", DEFER_SLEEPERS); }
 
 /* ---- row 39: a host thread waits on every child ---- */
 

@@ -16,7 +16,11 @@
  *   regs     the register spinner (rbx, rbp, r12-r15, ymm0-15 hold known
  *            values; every iteration compares them);
  *   rseq     (argument "rseq") a hot sched_getcpu() loop; glibc's rseq
- *            registration must stay intact and every cpu number valid.
+ *            registration must stay intact and every cpu number valid;
+ *   parked   ("sleepers N", any number of them, named "parked") blocked
+ *            forever in FUTEX_WAIT on a word nobody changes or wakes: the
+ *            call must never return (a capture of 256 threads or more
+ *            reads such threads after its pause, see "deferred threads").
  * Every helper thread blocks every signal, so no handler and no EINTR can
  * ever reach it legitimately.  The main thread reads commands (raw read,
  * EINTR counted) and takes the signals:
@@ -59,7 +63,10 @@ static atomic_long sl_iters, sl_eintr, sl_err, sl_short;
 static atomic_long ep_wakes, ep_bytes, ep_bad, ep_eintr, ep_err, ep_zero;
 static atomic_long fx_wakes, fx_eintr, fx_err, fx_spurious;
 static atomic_long rs_iters, rs_bad;
+static atomic_long pk_returns;
+static atomic_int pk_up;
 static atomic_uint fx_word;
+static uint32_t pk_hold;	/* the parked threads' futex word, never changed */
 
 /* SIGRTMIN+1..+3: how often each sequence number arrived. */
 static atomic_uchar seen[4][MAX_SEQ];
@@ -210,6 +217,47 @@ static __attribute__((noreturn)) void *rseq_thread(void *arg)
 	}
 }
 
+/* parked: its FUTEX_WAIT never returns; if it does, count it and wait again. */
+static __attribute__((noreturn)) void *parked_thread(void *arg)
+{
+	prctl(PR_SET_NAME, "parked");
+	atomic_fetch_add(&pk_up, 1);
+	for (;;) {
+		syscall(SYS_futex, &pk_hold, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+		atomic_fetch_add(&pk_returns, 1);
+	}
+}
+
+#define PARKED_STACK (64u << 10)
+
+/* "sleepers N": N more parked threads (small stacks, every signal
+ * blocked); reply once each of them runs: how many in all, and the
+ * pthread_create error that stopped us early, if any. */
+static void cmd_sleepers(long n)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int err = 0, want = atomic_load(&pk_up);
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, PARKED_STACK);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (long i = 0; i < n && !err; i++) {
+		pthread_t th;
+
+		err = pthread_create(&th, &attr, parked_thread, NULL);
+		if (!err)
+			want++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	while (atomic_load(&pk_up) < want)
+		sched_yield();
+	reply("pk_n=%d err=%d", want, err);
+}
+
 /* ---- commands ---- */
 
 static void cmd_futex_wake(void)
@@ -242,7 +290,7 @@ static void cmd_check(long rt1_expected)
 	      "sl_iters=%ld sl_eintr=%ld sl_err=%ld sl_short=%ld "
 	      "ep_wakes=%ld ep_bytes=%ld ep_bad=%ld ep_eintr=%ld ep_err=%ld ep_zero=%ld "
 	      "fx_wakes=%ld fx_eintr=%ld fx_err=%ld fx_spurious=%ld "
-	      "rs_iters=%ld rs_bad=%ld "
+	      "rs_iters=%ld rs_bad=%ld pk_n=%d pk_returns=%ld "
 	      "rt1_n=%ld rt1_dup=%ld rt1_bad=%ld rt1_missing=%ld",
 	      (unsigned long long)__atomic_load_n(&spin->mismatches, __ATOMIC_ACQUIRE),
 	      (unsigned long long)__atomic_load_n(&spin->iterations, __ATOMIC_ACQUIRE),
@@ -254,6 +302,7 @@ static void cmd_check(long rt1_expected)
 	      atomic_load(&fx_wakes), atomic_load(&fx_eintr), atomic_load(&fx_err),
 	      atomic_load(&fx_spurious),
 	      atomic_load(&rs_iters), atomic_load(&rs_bad),
+	      atomic_load(&pk_up), atomic_load(&pk_returns),
 	      atomic_load(&sig_n[1]), atomic_load(&sig_dup[1]), atomic_load(&sig_bad[1]),
 	      missing(1, rt1_expected));
 }
@@ -289,6 +338,8 @@ static void command(char *line)
 		      reader_pipe[1], epoll_pipe[1], __rseq_size);
 	} else if (!strcmp(line, "futex-wake")) {
 		cmd_futex_wake();
+	} else if (!strcmp(line, "sleepers")) {
+		cmd_sleepers(atol(arg));
 	} else if (!strcmp(line, "check")) {
 		cmd_check(atol(arg));
 	} else if (!strcmp(line, "rtcheck")) {

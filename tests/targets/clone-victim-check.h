@@ -230,6 +230,7 @@ struct cv {
 	unsigned char rseq_b, eseq_b;
 	long rd_sent, ep_sent, rt1_sent, rt2_sent, rt3_sent, rt2_sum, rt3_sum, fx_sent;
 	long long spin_iters;
+	int sleepers;			/* parked threads ("sleepers N") */
 	bool zombie_ok;			/* a dead tracer's corpse may be there */
 	bool ep_eintr_ok;		/* one EINTR of epoll_wait is not ours (see callers) */
 };
@@ -268,6 +269,51 @@ static CV_UNUSED void cv_start(struct cv *v, bool rseq)
 	REQUIRE(wait_thread_syscall(v->t.pid, v->futex, SYS_futex, 5000) == 0, "futexer not in futex()");
 	REQUIRE(wait_thread_syscall(v->t.pid, v->sleeper, SYS_clock_nanosleep, 5000) == 0,
 		"sleeper not in clock_nanosleep()");
+	victim_idle(&v->t);
+}
+
+/* Threads of @pid that have a tracer or sit in a ptrace or group stop
+ * ('t' or 'T'), out of every thread it has. */
+static CV_UNUSED int cv_threads_held(pid_t pid)
+{
+	pid_t tids[2048];
+	int n = thread_ids(pid, tids, 2048), held = 0;
+
+	for (int i = 0; i < n && i < 2048; i++) {
+		char st = thread_state(pid, tids[i]);
+
+		if (thread_tracer_pid(pid, tids[i]) > 0 || st == 't' || st == 'T')
+			held++;
+	}
+	return held;
+}
+
+/*
+ * cv_sleepers() - give the victim @n parked threads (blocked forever in a
+ * futex wait) and wait until each of them sits in futex(); skip the test
+ * if the kernel will not make that many threads.
+ */
+static CV_UNUSED void cv_sleepers(struct cv *v, int n)
+{
+	pid_t tids[2048];
+	char r[256], comm[32];
+	int nt, parked = 0;
+
+	target_cmdf(&v->t, r, sizeof(r), "sleepers %d", n);
+	if (reply_get(r, "err", -1) == EAGAIN)
+		SKIP("the kernel refuses %d more threads: %s", n, r);
+	REQUIRE(reply_get(r, "err", -1) == 0 && reply_get(r, "pk_n", -1) == v->sleepers + n, "victim: %s", r);
+	v->sleepers += n;
+	nt = thread_ids(v->t.pid, tids, 2048);
+	REQUIRE(nt > 0 && nt <= 2048, "victim has %d threads", nt);
+	for (int i = 0; i < nt; i++) {
+		if (task_comm(v->t.pid, tids[i], comm, sizeof(comm)) <= 0 || strcmp(comm, "parked"))
+			continue;
+		parked++;
+		REQUIRE(wait_thread_syscall(v->t.pid, tids[i], SYS_futex, 5000) == 0,
+			"parked thread %d not in futex() (now %ld)", tids[i], thread_syscall(v->t.pid, tids[i]));
+	}
+	REQUIRE(parked == v->sleepers, "%d parked threads found, want %d", parked, v->sleepers);
 	victim_idle(&v->t);
 }
 
@@ -318,9 +364,10 @@ static CV_UNUSED void cv_queue_blocked(struct cv *v, int n)
 /*
  * cv_verify() - the victim noticed nothing: every event sent arrived once,
  * in order, no call returned EINTR or early, the registers held, the queued
- * blocked signals are still there once each, nobody traces it and no
- * thread is left stopped (unless @stopped: then it must still be in group
- * stop, and is continued here first).
+ * blocked signals are still there once each, no parked thread's wait
+ * ever returned, nobody traces it and no thread is left stopped (unless
+ * @stopped: then it must still be in group stop, and is continued here
+ * first).
  */
 static CV_UNUSED void cv_verify(struct cv *v, bool stopped)
 {
@@ -344,6 +391,9 @@ static CV_UNUSED void cv_verify(struct cv *v, bool stopped)
 	}
 	CHECK_EQ_INT(proc_tracer_pid(v->t.pid), 0);
 	CHECK(no_thread_traced(v->t.pid), "a victim thread is still traced or in a ptrace stop");
+	if (v->sleepers && !stopped)
+		CHECK(cv_threads_held(v->t.pid) == 0, "%d of the victim's %d threads are traced or stopped",
+		      cv_threads_held(v->t.pid), thread_count(v->t.pid));
 	cv_feed(v);
 	target_cmdf(&v->t, r, sizeof(r), "futex-wake");
 	CHECK_EQ_INT(reply_get(r, "futex_wakes", -1), ++v->fx_sent);
@@ -378,6 +428,8 @@ static CV_UNUSED void cv_verify(struct cv *v, bool stopped)
 	CHECK_ZERO(r, "fx_err");
 	CHECK_ZERO(r, "fx_spurious");
 	CHECK_ZERO(r, "rs_bad");
+	CHECK_ZERO(r, "pk_returns");
+	CHECK_EQ_INT(reply_get(r, "pk_n", -1), v->sleepers);
 	CHECK_ZERO(r, "rt1_dup");
 	CHECK_ZERO(r, "rt1_bad");
 	CHECK_ZERO(r, "rt1_missing");
