@@ -9,7 +9,10 @@
  *             PSS_LINUX_CAPTURE_STOP_ALL (every thread in the pause), then
  *             with VA_CLONE as the library does by default (threads blocked
  *             in a call that have not run stopped after the pause), then as
- *             pss dump asks;
+ *             pss dump asks; then 1,000 more threads that wake every
+ *             10 ms (a pool never idle for long), with and without
+ *             STOP_ALL: how often a deferred thread wakes and the stop is
+ *             made again ("redone");
  *   fds       20,000 and 200,000 fds (or the most RLIMIT_NOFILE allows):
  *             HANDLES with every detail bit, then with VA_CLONE;
  *   mappings  16,000 and 65,000 maps entries (or what vm.max_map_count
@@ -54,6 +57,7 @@
 
 #define MAX_RUNS 100
 #define GOAL_THREADS 10000
+#define WAKERS 1000		/* threads waking every 10 ms, added at the end */
 #define GOAL_PAUSE_MS 50.0
 #define HANDLE_FLAGS (PSS_CAPTURE_HANDLES | PSS_CAPTURE_HANDLE_NAME_INFORMATION | \
 		      PSS_CAPTURE_HANDLE_BASIC_INFORMATION | \
@@ -385,7 +389,7 @@ static double bench_threads(const char *victim)
 		r = measure(THREAD_FLAGS, CONTEXT_ALL, 0);
 		print_row("threads", have + 1, "THREADS+CONTEXT", r);
 		r = measure(THREAD_FLAGS | PSS_CAPTURE_VA_CLONE, CONTEXT_ALL, PSS_LINUX_CAPTURE_STOP_ALL);
-		print_row("threads", have + 1, "+VA_CLONE, every thread stopped", r);
+		print_row("threads", have + 1, "+VA_CLONE, STOP_ALL", r);
 		bl += (size_t)snprintf(breakdown + bl, sizeof(breakdown) - bl,
 				       "- CONTEXT_ALL+VA_CLONE, STOP_ALL, %ld threads: %s\n", have + 1,
 				       r.stages);
@@ -406,6 +410,26 @@ static double bench_threads(const char *victim)
 		fl += (size_t)snprintf(floors + fl, sizeof(floors) - fl,
 				       "| %7ld | %17.1f | %20.1f |\n", have + 1,
 				       bare_stop(vic.pid), fork_us / 1e3);
+		/* after the floors, which are of the idle pool alone */
+		if (sizes[i] == GOAL_THREADS && have + 1 >= GOAL_THREADS) {
+			/* a pool that is never idle for long: idle threads left
+			 * out of the pause may wake before they are read */
+			long n = victim_cmd("wakers", WAKERS, &err);
+
+			with_clock = !err && victim_cmd("clock", 0, &err) == 1;
+			if (with_clock) {
+				r = measure(THREAD_FLAGS | PSS_CAPTURE_VA_CLONE, CONTEXT_ALL,
+					    PSS_LINUX_CAPTURE_STOP_ALL);
+				print_row("threads", n + 1, "+1,000 waking /10ms, STOP_ALL", r);
+				r = measure(THREAD_FLAGS | PSS_CAPTURE_VA_CLONE, CONTEXT_ALL, 0);
+				print_row("threads", n + 1, "+1,000 waking /10ms, VA_CLONE", r);
+				bl += (size_t)snprintf(breakdown + bl, sizeof(breakdown) - bl,
+						       "- CONTEXT_ALL+VA_CLONE, %ld threads, 1,000 "
+						       "waking: %s\n", n + 1, r.stages);
+				have = n;
+				with_clock = false;
+			}
+		}
 	}
 	victim_end();
 	return goal_pause;

@@ -15,6 +15,9 @@
  *   fork K       K times fork() a child that exits at once, timing each
  *                fork() call: the floor of a copy-on-write clone of this
  *                address space (bench/scale) -> "n=<median fork() us>"
+ *   wakers K     K more threads (64 KiB stacks), each waking every 10 ms from
+ *                a nanosleep: a pool that is never idle for long
+ *                -> "n=<threads made so far> err=<errno of the first failure>"
  *   clock        (re)start the clock thread, made after every thread so
  *                far, so the last one a stop lets go: it spins 100 us and
  *                sleeps 900 us, and keeps its longest time off the CPU -> "n=1"
@@ -51,7 +54,15 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
-static void cmd_threads(long k)
+/* A waker: 10 ms asleep, a moment awake, again. */
+static void *waker(void *arg)
+{
+	for (;;)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	return NULL;
+}
+
+static void cmd_threads(long k, void *(*fn)(void *))
 {
 	pthread_attr_t attr;
 	pthread_t th;
@@ -65,7 +76,7 @@ static void cmd_threads(long k)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (long i = 0; i < k; i++) {
-		err = pthread_create(&th, &attr, sleeper, NULL);
+		err = pthread_create(&th, &attr, fn, NULL);
 		if (err)
 			break;
 		nthreads++;
@@ -238,7 +249,9 @@ static void command(char *line)
 	long n = atol(arg);
 
 	if (!strcmp(line, "threads"))
-		cmd_threads(n);
+		cmd_threads(n, sleeper);
+	else if (!strcmp(line, "wakers"))
+		cmd_threads(n, waker);
 	else if (!strcmp(line, "fds"))
 		cmd_fds(n);
 	else if (!strcmp(line, "maps"))
