@@ -847,6 +847,8 @@ static uint64_t freeze_release(struct freeze *f)
  * same stack within that one run: its callee-saved registers could be
  * those of the later entry (the memory is the instant's either way).
  */
+static bool temp_mask_syscall(long nr);
+
 static void freeze_pick_deferred(struct freeze *f)
 {
 	struct pss_snapshot *s = f->s;
@@ -867,11 +869,14 @@ static void freeze_pick_deferred(struct freeze *f)
 		 * that exists has run at least once). */
 		if (st->state != 'S' || st->sc.nr < 0 || !st->have_runs || !st->runs)
 			continue;
+		if (!strncmp(st->comm, "iou-", 4))
+			continue;		/* io_uring workers: no user context */
 		if (task_read_runs(f->taskfd, t->tid, &runs) || runs != st->runs)
 			continue;
 		/* The first such thread stays in the pause: a thread blocked in
-		 * a call is the best host for the clone's injection. */
-		if (!kept) {
+		 * a call is the best host for the clone's injection (and if it
+		 * will not do, freeze_make_clone asks for a stop of all). */
+		if (!kept && !temp_mask_syscall(st->sc.nr)) {
 			kept = true;
 			continue;
 		}
@@ -880,13 +885,22 @@ static void freeze_pick_deferred(struct freeze *f)
 		if (!f->ndeferred++)
 			f->first_deferred = k;
 	}
+	if (!kept && f->ndeferred) {
+		/* every one in a call with a temporary mask: keep one anyway */
+		f->t[f->first_deferred].deferred = false;
+		if (--f->ndeferred) {
+			for (k = f->first_deferred + 1; !f->t[k].deferred; k++)
+				;
+			f->first_deferred = k;
+		}
+	}
 }
 
 /* A deferred thread at its stop: did it stay as it was (see above)? */
 static int freeze_stale(struct freeze *f, const struct frz_thread *t, const char *why)
 {
-	if (!f->stale_tid) {
-		f->stale_tid = t->tid;
+	if (!f->stale_why) {
+		f->stale_tid = t ? t->tid : 0;
 		f->stale_why = why;
 	}
 	return -ESTALE;
@@ -1277,6 +1291,8 @@ static int freeze_make_clone(struct freeze *f, struct clone_req *req)
 	size_t i;
 	int err, err2;
 
+	if (!t && f->ndeferred)
+		return freeze_stale(f, NULL, "none in the pause can run the clone");
 	if (!t) {
 		capture_error_set(-EAGAIN, "no thread of pid %d can safely run the clone syscall: "
 				  "each is in an rseq critical section, an io_uring worker, having "

@@ -24,6 +24,12 @@
  *                on stdout (written by that thread), then the same read()
  *                again, at the same pc and sp, with r12 = the new val.
  *                -> "n=<index> tid=<tid> wfd=<write end> rfd=<read end>"
+ *   pwaiters K   as sleepers, but blocked in epoll_pwait(epfd, events, 1, -1,
+ *                &mask, 8) on an epoll set nothing is ever added to: a call
+ *                with a temporary signal mask that returns EINTR at a
+ *                ptrace interrupt unless the tracer repairs it (r8 and r9
+ *                are the mask and its size here, the slot says so)
+ *                -> as sleepers
  *   returns      -> "n=<times any dv_call returned to C>"
  *   ping         -> "pong threads=<slots in use>"
  */
@@ -35,6 +41,7 @@
 #include "victim-common.h"
 
 #include <linux/futex.h>
+#include <sys/epoll.h>
 
 #define DV_MAX 1024
 #define DV_STACK (64u << 10)
@@ -133,6 +140,29 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
+static int epfd = -1;		/* the pwaiters' empty epoll set */
+static uint64_t pw_mask = 1ull << (SIGUSR1 - 1);	/* their temporary mask */
+
+static void *pwaiter(void *arg)
+{
+	struct dv_call *c = arg;
+	static char events[64];	/* never written: nothing is ever ready */
+
+	c->nr = SYS_epoll_pwait;
+	c->a[0] = (uint64_t)epfd;
+	c->a[1] = (uint64_t)(uintptr_t)events;
+	c->a[2] = 1;
+	c->a[3] = (uint64_t)-1;	/* no timeout */
+	c->a[4] = (uint64_t)(uintptr_t)&pw_mask;
+	c->a[5] = 8;
+	__atomic_store_n(&c->tid, gettid_(), __ATOMIC_RELEASE);
+	for (;;) {
+		dv_call(c);
+		__atomic_add_fetch(&c->returns, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
 static void *reader(void *arg)
 {
 	struct dv_call *c = arg;
@@ -189,15 +219,20 @@ static void wait_up(struct dv_call *c)
 		sched_yield();
 }
 
-static void cmd_sleepers(long k)
+static void cmd_sleepers(long k, void *(*fn)(void *))
 {
 	int err = 0, first = atomic_load(&nslots), made = 0;
+
+	if (fn == pwaiter && epfd < 0 && (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		reply("n=%d err=%d", first, errno);
+		return;
+	}
 
 	for (long i = 0; i < k && first + made < DV_MAX; i++) {
 		struct dv_call *c = &slots[first + made];
 
 		slot_regs(c, (uint64_t)(first + made));
-		err = spawn(sleeper, c);
+		err = spawn(fn, c);
 		if (err)
 			break;
 		made++;
@@ -239,7 +274,9 @@ static void command(char *line)
 	char *arg = cmd_split(line);
 
 	if (!strcmp(line, "sleepers")) {
-		cmd_sleepers(atol(arg));
+		cmd_sleepers(atol(arg), sleeper);
+	} else if (!strcmp(line, "pwaiters")) {
+		cmd_sleepers(atol(arg), pwaiter);
 	} else if (!strcmp(line, "reader")) {
 		cmd_reader();
 	} else if (!strcmp(line, "returns")) {
