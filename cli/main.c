@@ -117,7 +117,8 @@ int main(int argc, char **argv)
 		case 'p':
 			if (cli_parse_pid(optarg, &pids[npids])) {
 				fprintf(stderr, "pss %s: '%s' is not a process id\n", name, optarg);
-				return EXIT_USAGE;
+				rc = EXIT_USAGE;
+				goto out;
 			}
 			npids++;
 			break;
@@ -141,33 +142,41 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_OK;
+			rc = EXIT_OK;
+			goto out;
 		case 'V':
 			printf("pss %s\n", PSS_VERSION);
-			return EXIT_OK;
+			rc = EXIT_OK;
+			goto out;
 		default:
-			return EXIT_USAGE;
+			rc = EXIT_USAGE;
+			goto out;
 		}
 	}
 	for (i = optind; i < argc; i++) {
 		if (cli_parse_pid(argv[i], &pids[npids])) {
 			fprintf(stderr, "pss %s: '%s' is not a process id\n", name, argv[i]);
-			return EXIT_USAGE;
+			rc = EXIT_USAGE;
+			goto out;
 		}
 		npids++;
 	}
 	if (!npids && !by_name) {
 		fprintf(stderr, "pss %s: no PID given (see pss --help)\n", name);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (by_name) {
 		n = npids;
-		if (cli_find_by_name(by_name, &pids, &npids))
-			return EXIT_FAILURE_;
+		if (cli_find_by_name(by_name, &pids, &npids)) {
+			rc = EXIT_FAILURE_;
+			goto out;
+		}
 		if (npids == n) {
 			fprintf(stderr, "pss %s: no process is named '%s' (comm or argv[0]; see "
 				"pgrep -l)\n", name, by_name);
-			return EXIT_FAILURE_;
+			rc = EXIT_FAILURE_;
+			goto out;
 		}
 	}
 	/* One JSON document: an array unless exactly one PID was given by number. */
@@ -193,10 +202,13 @@ int main(int argc, char **argv)
 		json_arr_end();
 	if (o.json)
 		json_done();
-	free(pids);
 	if (!fails)
-		return EXIT_OK;
-	if ((size_t)fails < npids)
-		return EXIT_PARTIAL;
-	return (size_t)perms == npids ? EXIT_PERM : EXIT_FAILURE_;
+		rc = EXIT_OK;
+	else if ((size_t)fails < npids)
+		rc = EXIT_PARTIAL;
+	else
+		rc = (size_t)perms == npids ? EXIT_PERM : EXIT_FAILURE_;
+out:
+	free(pids);
+	return rc;
 }
