@@ -21,6 +21,7 @@
  * deferred thread is touched.
  */
 #include "harness.h"
+#include "../targets/defer-victim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,40 +37,6 @@
 #define MANY_SLEEPERS 300
 #define FEW_SLEEPERS 10
 #define MAX_TIDS 1024
-#define READER_START 1000	/* the reader's first counter value */
-
-/* The victim's slot (struct dv_call in defer-victim.c), 192 bytes. */
-struct slot {
-	int64_t tid;
-	uint64_t idx;
-	uint64_t nr;
-	uint64_t a[6];		/* rdi rsi rdx r10 r8 r9 */
-	uint64_t cs[6];		/* rbx rbp r12 r13 r14 r15 */
-	int64_t ret;
-	uint64_t sp;
-	uint64_t val;
-	uint64_t returns;
-	uint64_t pad[5];
-};
-_Static_assert(sizeof(struct slot) == 192, "the victim's slot layout");
-
-/* dv_magic() - as defer-victim.c: the value thread @idx keeps in register
- * @k (0-5 rbx, rbp, r12, r13, r14, r15; 6 r8, 7 r9). */
-static uint64_t dv_magic(uint64_t idx, int k)
-{
-	uint64_t r12 = 0x5050000000000000ull | idx;
-
-	switch (k) {
-	case 0: return 0x5b5b000000000000ull | idx << 16 | 0xb;
-	case 1: return 0x5bb5000000000000ull | idx << 8 | 0xbb;
-	case 2: return r12;
-	case 3: return ~r12;
-	case 4: return r12 ^ 0x00ff00ff00ff00ffull;
-	case 5: return (idx + 1) * 0x9e3779b97f4a7c15ull;
-	case 6: return 0x5858000000000000ull | idx << 4 | 0x8;
-	default: return 0x5959000000000000ull | idx << 4 | 0x9;
-	}
-}
 
 struct dv {
 	struct target t;
@@ -118,7 +85,7 @@ static void dv_start_as(struct dv *v, int sleepers, bool reader, bool pwait)
 	if (reply_get(r, "err", -1) == EAGAIN)
 		SKIP("the kernel refuses %d threads: %s", sleepers, r);
 	REQUIRE(reply_get(r, "err", -1) == 0 && reply_get(r, "n", -1) == sleepers, "victim: %s", r);
-	REQUIRE(reply_get(r, "stride", 0) == (long long)sizeof(struct slot), "slot size: %s", r);
+	REQUIRE(reply_get(r, "stride", 0) == (long long)sizeof(struct dv_call), "slot size: %s", r);
 	v->table = (uint64_t)reply_get(r, "table", 0);
 	v->pc = (uint64_t)reply_get(r, "pc", 0);
 	REQUIRE(v->table && v->pc, "victim: %s", r);
@@ -212,9 +179,9 @@ static void reg_eq(int *bad, pid_t tid, const char *name, uint64_t got, uint64_t
  * thread of the victim is walked once, with a context.  Return the
  * reader's slot as the clone has it (zeroed if none).
  */
-static struct slot dv_check_snapshot(struct dv *v, HPSS s)
+static struct dv_call dv_check_snapshot(struct dv *v, HPSS s)
 {
-	struct slot *slots, reader = { 0 };
+	struct dv_call *slots, reader = { 0 };
 	PSS_THREAD_INFORMATION ti;
 	pid_t cpid = 0, tids[MAX_TIDS];
 	int ntids = thread_ids(v->t.pid, tids, MAX_TIDS), bad = 0, noctx = 0;
@@ -236,7 +203,7 @@ static struct slot dv_check_snapshot(struct dv *v, HPSS s)
 
 	for (int i = 0; i < v->nslots; i++) {
 		struct pss_linux_thread_info li = { .sz = sizeof(li) };
-		const struct slot *c = &slots[i];
+		const struct dv_call *c = &slots[i];
 		const struct pss_linux_regs *g = &li.regs;
 		pid_t tid = (pid_t)c->tid;
 		bool is_reader = i == v->reader_idx;
@@ -479,7 +446,7 @@ TEST(deferred_contexts_exact)
 TEST(deferred_thread_that_runs_is_redone)
 {
 	struct pss_linux_process_info li;
-	struct slot reader;
+	struct dv_call reader;
 	struct dv v;
 	struct bg b;
 	char path[64], r[256];
@@ -505,7 +472,7 @@ TEST(deferred_thread_that_runs_is_redone)
 		bg_abort(&b, "cannot write to the reader's pipe");
 	}
 	close(fd);
-	if (target_readline(&v.t, r, sizeof(r), 5000) <= 0 || reply_get(r, "n", -1) != READER_START + 1)
+	if (target_readline(&v.t, r, sizeof(r), 5000) <= 0 || reply_get(r, "n", -1) != DV_READER_START + 1)
 		bg_abort(&b, "the reader did not count the byte");
 	if (wait_thread_syscall(v.t.pid, v.reader_tid, SYS_read, 5000))
 		bg_abort(&b, "the reader is not back in read()");
@@ -518,7 +485,7 @@ TEST(deferred_thread_that_runs_is_redone)
 	CHECK_EQ_INT(li.deferred_threads, 0);
 	CHECK_EQ_INT(li.num_threads, MANY_SLEEPERS + 2);
 	reader = dv_check_snapshot(&v, b.snap);
-	CHECK_EQ_INT(reader.val, READER_START + 1);
+	CHECK_EQ_INT(reader.val, DV_READER_START + 1);
 	free_snap(b.snap);
 	dv_check_unharmed(&v);
 	target_kill(&v.t);
