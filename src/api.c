@@ -14,6 +14,7 @@
  */
 #include "snapshot.h"
 #include "inject.h"
+#include "freeze.h"
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -151,6 +152,16 @@ static int freeze_job_run(void *arg)
 		if (req && req->clone_pid > 0) {
 			clone_destroy(j->s->pid, req->clone_pid, req->clone_pid, req->gadget);
 			req->clone_pid = 0;
+		}
+		if (tracer_retiring()) {
+			/* A thread never reached its stop (a deferred one, or the
+			 * one that reaped the clone's corpse): it stays our tracee
+			 * until the tracer exits after this job, and a stop of
+			 * every thread would only wait for it in vain. */
+			capture_error_set(-ETIMEDOUT, "a thread of pid %d did not stop (an "
+					  "uninterruptible sleep?)", (int)j->s->pid);
+			err = -ETIMEDOUT;
+			break;
 		}
 		j->opts.no_defer = true;
 	}

@@ -14,6 +14,9 @@
  * the job, which makes the kernel detach every tracee and cancel pending
  * traps; the next tracer_run starts a new tracer. */
 void tracer_retire(void);
+/* tracer.c: tracer_retire() was called in this job: some thread is still
+ * our tracee until the tracer exits. */
+bool tracer_retiring(void);
 
 /* threads.c: call cb(tid, arg) for each entry of an open /proc/PID/task
  * directory (rewound first).  No allocation: safe inside the stop.  Stops

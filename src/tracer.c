@@ -118,6 +118,11 @@ void tracer_retire(void)
 		retire_requested = true;
 }
 
+bool tracer_retiring(void)
+{
+	return tracer_is_self() && retire_requested;
+}
+
 /* The tracer process.  Runs jobs until one retires it or the host dies. */
 static int tracer_main(void *unused)
 {
