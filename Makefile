@@ -194,8 +194,8 @@ stress: deps
 	$(Q)rm -f build/.stress
 	$(Q)$(MAKE) --no-print-directory tests BUILD=build
 	$(Q)$(MAKE) --no-print-directory tests BUILD=build/asan SANITIZE=1
-	$(Q)PSS_FAILSYS_ALL=1 TESTS=test-failsys RESULTS=$(abspath build/.stress) tests/run-tests.sh build
-	$(Q)PSS_FAILSYS_ALL=1 TESTS=test-failsys SANITIZE=1 RESULTS=$(abspath build/.stress) \
+	$(Q)PSS_FAILSYS_ALL=1 TEST_TIMEOUT=3600 TESTS=test-failsys RESULTS=$(abspath build/.stress) tests/run-tests.sh build
+	$(Q)PSS_FAILSYS_ALL=1 TEST_TIMEOUT=3600 TESTS=test-failsys SANITIZE=1 RESULTS=$(abspath build/.stress) \
 		tests/run-tests.sh build/asan
 	$(Q)PSS_TORTURE_ROUNDS=$(STRESS_TORTURE_ROUNDS) TEST_TIMEOUT=3600 TESTS=test-clone-torture \
 		RESULTS=$(abspath build/.stress) tests/run-tests.sh build

@@ -58,7 +58,16 @@
  * The first errno of each call is tried for every N; the second (the
  * second test, with PSS_CREATE_USE_VM_ALLOCATIONS) for every SAMPLE_STEP-th
  * N from an offset that varies by run, unless PSS_FAILSYS_ALL=1 (make
- * stress) asks for every N.
+ * stress) asks for every N.  The sixth test runs the first errnos against
+ * a victim with 300 more threads parked in FUTEX_WAIT, so that a capture
+ * leaves most of them out of the pause and stops them after it (deferred
+ * threads: their run counts read from schedstat before and after, their
+ * own PTRACE_SEIZE and interrupt, the status read of a thread that was
+ * preempted on its way to the stop, and on any doubt the stop made again
+ * with every thread in the pause); it also checks that every thread is
+ * left untraced and not stopped and that no parked call ever returned.
+ * It samples every DEFER_STEP-th N (a capture makes ~9,000 calls there),
+ * every N with PSS_FAILSYS_ALL=1.
  * PSS_FAILSYS_KEEP_GOING=1 goes on after a failed N (to see them all),
  * PSS_FAILSYS_VERBOSE=1 names each failed call and the capture's code.
  */
@@ -97,9 +106,14 @@
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
-#define MAX_N 5000
+#define MAX_N 20000
 #define SLOW_CLONE_NS (6000ull * 1000 * 1000)	/* past the injection's 5 s deadline */
 #define SAMPLE_STEP 4
+#define DEFER_SLEEPERS 300	/* parked threads: >= 256 threads, so most are deferred */
+/* With them a capture and free make ~9,000 counted calls of ~60 ms captures
+ * (twice under ASan): every SAMPLE_STEP-th N would take minutes.  A prime,
+ * so that one run fails every position of the per-thread calls. */
+#define DEFER_STEP 23
 
 /* ---- the interposer ---- */
 
@@ -115,6 +129,7 @@ struct shared {
 	int failed_errno;
 	char bad[160];		/* a wrong snapshot, from the child */
 	DWORD code;		/* the capture's code, from the child */
+	unsigned deferred, attempts;	/* a success's deferred threads, stop attempts */
 	long kinds[3];		/* M_WAITS: sleeps, futex waits, polls seen */
 	pid_t tids[64];		/* M_SLOW_CLONE: the victim's threads */
 	uint64_t slow_until;	/* M_SLOW_*: CLOCK_MONOTONIC ns */
@@ -620,10 +635,20 @@ static int run_one(pid_t victim, int mode, long n, bool alt)
 		__atomic_store_n(&sh->mode, mode, __ATOMIC_RELEASE);
 		e = capture_pid(victim, sh->alt ? FLAGS | PSS_CREATE_USE_VM_ALLOCATIONS : FLAGS, CTX, &s);
 		__atomic_store_n(&sh->mode, M_OFF, __ATOMIC_RELEASE);
+		if (e)
+			snprintf(sh->bad, sizeof(sh->bad), "%s", pss_linux_last_capture_error(NULL));
 		if (!e && (bad = snapshot_whole(s, nthreads))) {
 			snprintf(sh->bad, sizeof(sh->bad), "%s", bad);
 			PssFreeSnapshot(GetCurrentProcess(), s);
 			_exit(EXIT_BAD_SNAPSHOT);
+		}
+		if (!e) {
+			struct pss_linux_process_info pi = { .sz = sizeof(pi) };
+
+			if (pss_linux_query_process(s, &pi) == ERROR_SUCCESS) {
+				sh->deferred = pi.deferred_threads;
+				sh->attempts = pi.stop_attempts;
+			}
 		}
 		__atomic_store_n(&sh->mode, mode, __ATOMIC_RELEASE);
 		if (s && PssFreeSnapshot(GetCurrentProcess(), s))
@@ -670,10 +695,24 @@ static void check_released(pid_t victim, const char *what)
 	CHECK(kids_of(victim, false) == 0, "%s: a live clone is left", what);
 }
 
+/* Threads of @victim asleep in FUTEX_WAIT. */
+static int futex_sleepers(pid_t victim)
+{
+	pid_t tids[1024];
+	int n = thread_ids(victim, tids, 1024), k = 0;
+
+	for (int i = 0; i < n && i < 1024; i++)
+		k += thread_syscall(victim, tids[i]) == SYS_futex &&
+		     thread_state(victim, tids[i]) == 'S';
+	return k;
+}
+
 /* The victim: the command loop in ppoll (so the clone is injected into a
  * helper), a thread blocked in a read that checks its registers when it
- * returns, and the register spinner. */
-static pid_t setup_victim(struct target *t)
+ * returns, and the register spinner; and @sleepers more threads parked in
+ * FUTEX_WAIT, enough for a capture to leave most out of the pause (checked
+ * in a warm-up capture: deferred_threads). */
+static pid_t setup_victim(struct target *t, int sleepers)
 {
 	char r[256];
 	pid_t rr;
@@ -684,18 +723,84 @@ static pid_t setup_victim(struct target *t)
 	target_cmdf(t, r, sizeof(r), "block regread");
 	rr = (pid_t)reply_get(r, "tid", -1);
 	REQUIRE(rr > 0 && wait_thread_syscall(t->pid, rr, 0, 5000) == 0, "regread thread not blocked: %s", r);
+	if (sleepers) {
+		int i;
+
+		target_cmdf(t, r, sizeof(r), "sleepers %d", sleepers);
+		REQUIRE(reply_get(r, "n", -1) == sleepers && reply_get(r, "err", -1) == 0,
+			"the victim did not start %d sleepers: %s", sleepers, r);
+		for (i = 0; i < 2500 && futex_sleepers(t->pid) < sleepers; i++)
+			msleep(2);
+		REQUIRE(futex_sleepers(t->pid) >= sleepers, "only %d of %d sleepers in FUTEX_WAIT",
+			futex_sleepers(t->pid), sleepers);
+	}
 	victim_idle(t);
 	REQUIRE(kids_of(t->pid, true) == 0, "the victim has children of its own");
 	{
+		struct pss_linux_process_info pi = { .sz = sizeof(pi) };
 		HPSS s = NULL;
 
 		REQUIRE_OK(capture_pid(t->pid, FLAGS, CTX, &s));
 		counts_of(s, &base);
+		REQUIRE_OK(pss_linux_query_process(s, &pi));
 		free_snap(s);
 		REQUIRE(base.handles > 3 && base.regions > 10, "%u handles, %u regions",
 			(unsigned)base.handles, (unsigned)base.regions);
+		if (sleepers)
+			REQUIRE(pi.deferred_threads >= (unsigned)sleepers - 50,
+				"the warm-up capture deferred %u of %u threads (%u stop attempts): "
+				"no deferral to test", pi.deferred_threads, pi.num_threads,
+				pi.stop_attempts);
 	}
 	return rr;
+}
+
+/* Every thread of @victim (@nthreads, none gone, none new) untraced and
+ * not stopped, by its status file (TracerPid, State); the first that is
+ * not in @bad. */
+static bool threads_released(pid_t victim, int nthreads, char *bad, size_t len)
+{
+	pid_t tids[1024];
+	int n = thread_ids(victim, tids, 1024);
+	char path[64], buf[4096];
+
+	if (n != nthreads) {
+		snprintf(bad, len, "%d threads, %d before", n, nthreads);
+		return false;
+	}
+	for (int i = 0; i < n && i < 1024; i++) {
+		const char *st, *tp;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", victim, tids[i]);
+		if (read_text(path, buf, sizeof(buf)) <= 0 || !(st = strstr(buf, "\nState:")) ||
+		    !(tp = strstr(buf, "\nTracerPid:"))) {
+			snprintf(bad, len, "thread %d: status unreadable", tids[i]);
+			return false;
+		}
+		st += strlen("\nState:");
+		st += strspn(st, " \t");
+		tp += strlen("\nTracerPid:");
+		if (atoi(tp) != 0 || *st == 't' || *st == 'T') {
+			snprintf(bad, len, "thread %d: TracerPid %d, State %c", tids[i], atoi(tp), *st);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* After child @what, with @sleepers: every one of the @nthreads threads
+ * released, and no sleeper's call returned. */
+static void check_threads_released(struct target *t, int nthreads, const char *what)
+{
+	char bad[96] = "", r[256];
+	bool ok = false;
+
+	for (int i = 0; i < 400 && !(ok = threads_released(t->pid, nthreads, bad, sizeof(bad))); i++)
+		msleep(5);
+	CHECK(ok, "%s: %s", what, bad);
+	target_cmdf(t, r, sizeof(r), "sleepers 0");
+	CHECK(reply_get(r, "returns", -1) == 0, "%s: a sleeper's FUTEX_WAIT returned: %s", what, r);
+	victim_idle(t);
 }
 
 /* The victim after all the captures: a last capture reaps any corpse,
@@ -734,19 +839,20 @@ static void *shared_page(void)
 /* Fail call N of a capture and free for each N until the capture makes
  * fewer calls (@step > 1: every step-th N, from a varying offset); the
  * errnos are the second of each call with @alt. */
-static void sweep(bool alt, long step)
+static void sweep(bool alt, long step, int sleepers)
 {
 	bool keep_going = getenv("PSS_FAILSYS_KEEP_GOING") != NULL;
 	bool verbose = getenv("PSS_FAILSYS_VERBOSE") != NULL;
 	long n, calls = -1;
-	int st, fails = 0, ran = 0;
+	int st, fails = 0, ran = 0, deferring = 0, retried = 0, nthreads;
 	struct target t;
 	char what[160];
 
 	REQUIRE_PTRACE();
 	REQUIRE(nlib > 0, "libpss.so's text not found");
 	sh = shared_page();
-	setup_victim(&t);
+	setup_victim(&t, sleepers);
+	nthreads = thread_count(t.pid);
 	for (n = 1 + (step > 1 ? (long)getpid() % step : 0); n <= MAX_N; n += step) {
 		st = run_one(t.pid, M_NTH, n, alt);
 		ran++;
@@ -760,14 +866,18 @@ static void sweep(bool alt, long step)
 		CHECK(st != EXIT_LEAK, "%s: LeakSanitizer found a leak", what);
 		CHECK(st != EXIT_FD_LEAK, "%s: a file descriptor leaked: %s", what, sh->bad);
 		CHECK(st != EXIT_BAD_SNAPSHOT, "%s: success with a wrong snapshot: %s", what, sh->bad);
-		CHECK(st || documented(sh->code, sh->failed_errno), "%s: undocumented code %s (%u)",
-		      what, err_name(sh->code), (unsigned)sh->code);
+		CHECK(st || documented(sh->code, sh->failed_errno), "%s: undocumented code %s (%u): %s",
+		      what, err_name(sh->code), (unsigned)sh->code, sh->bad);
 		if (verbose)
 			diag("%s: %s", what, st ? "(exit status)" : err_name(sh->code));
 		check_released(t.pid, what);
+		if (sleepers)
+			check_threads_released(&t, nthreads, what);
 		if (harness_failures() && !keep_going)
 			break;
 		fails += !st && sh->code;
+		deferring += !st && !sh->code && sh->deferred > 0;
+		retried += !st && !sh->code && sh->attempts > 1;
 		calls = sh->calls;
 		if (calls < n)
 			break;		/* the capture made fewer than n calls */
@@ -776,6 +886,14 @@ static void sweep(bool alt, long step)
 	     ran, calls, step > 1 ? " (sampled: PSS_FAILSYS_ALL=1 runs every N)" : "");
 	CHECK(calls > 20 && calls < n, "the count did not end (%ld calls, N %ld)", calls, n);
 	CHECK(fails > 10 / step, "too few calls failed the capture (%d)", fails);
+	if (sleepers) {
+		/* The deferred pass was reached, and failures in it made the
+		 * capture stop again with every thread in the pause. */
+		diag("%d successes left threads out of the pause, %d stopped again with all",
+		     deferring, retried);
+		CHECK(deferring > 0 && retried > 0, "the deferred path was not exercised "
+		      "(%d deferring, %d retried)", deferring, retried);
+	}
 	check_victim_end(&t);
 }
 
@@ -785,7 +903,7 @@ static void sweep(bool alt, long step)
  * was. */
 TEST(every_syscall_fails_in_turn)
 {
-	sweep(false, 1);
+	sweep(false, 1, 0);
 }
 
 /* Proves the same with the other errno of each call (ENOMEM where a new fd
@@ -795,7 +913,7 @@ TEST(every_syscall_fails_otherwise)
 {
 	const char *all = getenv("PSS_FAILSYS_ALL");
 
-	sweep(true, all && atoi(all) ? 1 : SAMPLE_STEP);
+	sweep(true, all && atoi(all) ? 1 : SAMPLE_STEP, 0);
 }
 
 /* Proves: with every other sleep and futex wait of the library (in the
@@ -810,7 +928,7 @@ TEST(interrupted_waits_change_nothing)
 	REQUIRE_PTRACE();
 	REQUIRE(nlib > 0, "libpss.so's text not found");
 	sh = shared_page();
-	setup_victim(&t);
+	setup_victim(&t, 0);
 	for (i = 0; i < 5; i++) {
 		st = run_one(t.pid, M_WAITS, 0, false);
 		REQUIRE(st >= 0, "no child");
@@ -835,7 +953,7 @@ static void slow_stop(int mode, const char *what, bool timeout_or_success)
 	REQUIRE_PTRACE();
 	REQUIRE(nlib > 0, "libpss.so's text not found");
 	sh = shared_page();
-	setup_victim(&t);
+	setup_victim(&t, 0);
 	st = run_one(t.pid, mode, 0, false);
 	REQUIRE(st >= 0, "no child");
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x (%s)", st, sh->bad);
@@ -863,7 +981,26 @@ TEST(injected_thread_slow_to_stop)
 	slow_stop(M_SLOW_ENTRY, "slow entry", false);
 }
 
+/* Proves what the first test does, of a victim with 300 more threads
+ * parked in a call, most of which a capture reads after the pause
+ * (deferred threads): a failure in their collection, their later stop or
+ * the stop made again with every thread in the pause still gives a
+ * documented code or a whole snapshot, every thread is left untraced and
+ * not stopped, and no parked call returned; sampled unless
+ * PSS_FAILSYS_ALL=1. */
+TEST(every_syscall_fails_deferred)
+{
+	const char *all = getenv("PSS_FAILSYS_ALL");
+
+	sweep(false, all && atoi(all) ? 1 : DEFER_STEP, DEFER_SLEEPERS);
+}
+
 int main(int argc, char **argv)
 {
+	const char *all = getenv("PSS_FAILSYS_ALL");
+
+	/* Every N of every_syscall_fails_deferred: ~9,000 captures. */
+	if (all && atoi(all))
+		setenv("PSS_TEST_TIMEOUT", "3600", 0);
 	return harness_main(argc, argv);
 }

@@ -237,6 +237,53 @@ static void *grow_thread(void *arg)
 	return NULL;
 }
 
+/* sleepers: parked threads (64 KiB stacks, no fd each, every signal
+ * blocked) in FUTEX_WAIT on a word never changed, each counting the times
+ * its call returned: with nothing ever waking them, any return is one a
+ * capture caused (the deferred-threads path of test-failsys). */
+#define SLEEPERS_MAX 1024
+static uint32_t sleepers_word;		/* never changed */
+static atomic_int sleepers_n, sleepers_up;
+static atomic_long sleepers_returns;
+
+static void *sleeper_thread(void *arg)
+{
+	atomic_fetch_add(&sleepers_up, 1);
+	for (;;) {
+		syscall(SYS_futex, &sleepers_word, GROW_FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+		atomic_fetch_add(&sleepers_returns, 1);
+	}
+	return NULL;
+}
+
+/* "sleepers K": K more (0: none, a query) -> "n=<sleepers> err=<errno>
+ * returns=<calls that returned>", once every one has started. */
+static void cmd_sleepers(int k)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int err = 0;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 << 10);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (int i = 0; i < k && !err; i++) {
+		pthread_t t;
+
+		if (atomic_load(&sleepers_n) >= SLEEPERS_MAX)
+			err = ENOSPC;
+		else if (!(err = pthread_create(&t, &attr, sleeper_thread, NULL)))
+			atomic_fetch_add(&sleepers_n, 1);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	while (atomic_load(&sleepers_up) < atomic_load(&sleepers_n))
+		sched_yield();
+	reply("n=%d err=%d returns=%ld", atomic_load(&sleepers_n), err, atomic_load(&sleepers_returns));
+}
+
 /* altstack: a thread parked inside a SIGUSR2 handler that runs on its
  * alternate signal stack, blocked in read() on a pipe (row 10).  The
  * handler records, once the byte comes, what it saw: still on the
@@ -1373,6 +1420,8 @@ static void command(char *line)
 		reply("pong pid=%d", getpid());
 	} else if (!strcmp(line, "threads")) {
 		cmd_threads(atoi(arg));
+	} else if (!strcmp(line, "sleepers")) {
+		cmd_sleepers(atoi(arg));
 	} else if (!strcmp(line, "spin")) {
 		reply("tid=%d", spawn(NULL, spin_thread, NULL, "spinner", 0));
 	} else if (!strcmp(line, "counter")) {
