@@ -176,8 +176,9 @@ check: deps
 	$(Q)tests/summary.sh build/.results
 
 # valgrind memcheck (tests/valgrind.sh): make check runs the unit tests and
-# the live tests of each facet, of the clone and of the deferred stops under it (about a minute);
-# make valgrind runs every test program (about 10 minutes).
+# the live tests of each facet, of the clone and of the deferred stops under
+# it (about a minute); make valgrind runs every test program (about 10
+# minutes).
 VALGRIND_CHECK := tests/unit/ tests/layout/ examples/ live/test-threads$$ live/test-context$$ \
 	live/test-handles$$ live/test-vaspace$$ live/test-procinfo$$ live/test-clone$$ live/test-defer$$
 valgrind: tests
