@@ -256,12 +256,13 @@ static int capture_stop(struct pss_snapshot *s, const struct capture_args *a, in
 
 static int capture_threads(struct pss_snapshot *s, const struct capture_args *a, int procfd)
 {
+	bool stop = a->context_flags || (a->flags & PSS_CAPTURE_VA_CLONE);
 	int err;
 
-	err = threads_collect(s, procfd);
+	err = threads_collect(s, procfd, stop);	/* with a stop: the run counts too */
 	if (err)
 		return err;
-	if (!a->context_flags && !(a->flags & PSS_CAPTURE_VA_CLONE))
+	if (!stop)
 		return 0;
 	return capture_stop(s, a, procfd);
 }

@@ -1052,7 +1052,7 @@ static int freeze_merge_new(struct freeze *f, struct frz_thread *ft, size_t *cap
 		return -ENOMEM;
 	st = &s->threads[s->nthreads];
 	memset(st, 0, sizeof(*st));
-	err = threads_fill_one(s, f->taskfd, ft->tid, st);
+	err = threads_fill_one(s, f->taskfd, ft->tid, st, false);
 	if (err == -ENOENT || err == -ESRCH) {
 		/* Exited right after the thaw: keep what we know. */
 		st->tid = ft->tid;

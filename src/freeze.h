@@ -24,8 +24,10 @@ bool tracer_retiring(void);
 int task_dir_scan(int taskfd, int (*cb)(pid_t tid, void *arg), void *arg);
 
 /* threads.c: fill @t from /proc/PID/task/@tid (stat, status, syscall,
- * affinity) as threads_collect does.  -ENOENT/-ESRCH if the thread is gone. */
-int threads_fill_one(struct pss_snapshot *s, int taskfd, pid_t tid, struct pss_thread *t);
+ * affinity) as threads_collect does, with the run count first if @runs.
+ * -ENOENT/-ESRCH if the thread is gone. */
+int threads_fill_one(struct pss_snapshot *s, int taskfd, pid_t tid, struct pss_thread *t,
+		     bool runs);
 
 /* threads.c: how many times the thread has been put on a CPU (the third
  * field of /proc/PID/task/TID/schedstat, CONFIG_SCHED_INFO).  No allocation. */

@@ -168,9 +168,10 @@ void priority_from_sched(int nice, unsigned policy, unsigned rt_priority, DWORD 
 			 int *ret_level);
 
 /* threads.c: the thread list from /proc/PID/task with per-thread stat,
- * status and syscall; fills s->threads (e and the Linux fields).  Never
- * stops the target. */
-int threads_collect(struct pss_snapshot *s, int procfd);
+ * status and syscall (and, @for_stop, the run count the stop uses to leave
+ * idle threads out of the pause); fills s->threads (e and the Linux
+ * fields).  Never stops the target. */
+int threads_collect(struct pss_snapshot *s, int procfd, bool for_stop);
 /* Build the CONTEXT records from captured registers (after the thaw). */
 int threads_build_contexts(struct pss_snapshot *s);
 

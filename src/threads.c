@@ -223,7 +223,8 @@ static ULONG_PTR thread_affinity(pid_t tid)
 }
 
 /* Fill one thread from /proc (see freeze.h). */
-int threads_fill_one(struct pss_snapshot *s, int taskfd, pid_t tid, struct pss_thread *t)
+int threads_fill_one(struct pss_snapshot *s, int taskfd, pid_t tid, struct pss_thread *t,
+		     bool runs)
 {
 	int err;
 
@@ -232,7 +233,7 @@ int threads_fill_one(struct pss_snapshot *s, int taskfd, pid_t tid, struct pss_t
 	/* The run count first: if a later read finds it unchanged, the thread
 	 * has been off the CPU ever since, and what stat, status and syscall
 	 * say of it still holds (see freeze_pick_deferred). */
-	t->have_runs = !task_read_runs(taskfd, tid, &t->runs);
+	t->have_runs = runs && !task_read_runs(taskfd, tid, &t->runs);
 	err = fill_from_stat(taskfd, tid, t);
 	if (err)
 		return err == -ENOENT ? -ESRCH : err;
@@ -269,6 +270,7 @@ struct collect_ctx {
 	struct pss_snapshot *s;
 	int taskfd;
 	size_t cap;
+	bool runs;
 };
 
 static int collect_cb(pid_t tid, void *arg)
@@ -279,7 +281,7 @@ static int collect_cb(pid_t tid, void *arg)
 
 	if (pss_vec_grow(&s->threads, &c->cap, s->nthreads + 1, sizeof(*s->threads)))
 		return -ENOMEM;
-	err = threads_fill_one(s, c->taskfd, tid, &s->threads[s->nthreads]);
+	err = threads_fill_one(s, c->taskfd, tid, &s->threads[s->nthreads], c->runs);
 	if (err == -ESRCH)
 		return 0;		/* vanished while we read it */
 	if (err)
@@ -292,9 +294,9 @@ static int collect_cb(pid_t tid, void *arg)
  * The thread list from /proc/PID/task (procfd is /proc/PID).  Never stops
  * the target.  Fills s->threads and s->nthreads; s->have_threads on success.
  */
-int threads_collect(struct pss_snapshot *s, int procfd)
+int threads_collect(struct pss_snapshot *s, int procfd, bool for_stop)
 {
-	struct collect_ctx c = { .s = s };
+	struct collect_ctx c = { .s = s, .runs = for_stop };
 	int err;
 
 	c.taskfd = openat(procfd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
