@@ -235,6 +235,9 @@ static int capture_stop(struct pss_snapshot *s, const struct capture_args *a, in
 		pr_debug("%zu threads blocked in a call were stopped after the pause, in "
 			 "batches: %.1f ms, each stopped at most %.2f ms", st.deferred,
 			 st.deferred_ns / 1e6, st.deferred_max_ns / 1e6);
+	if (!err && st.defer_declined)
+		pr_debug("no thread left out of the pause: %u idle threads had woken since the "
+			 "thread list (a pool that wakes its threads in turn)", st.defer_declined);
 	if (!err && job.attempts > 1)
 		pr_debug("thread %d, left out of the pause, %s: stopped again, every thread "
 			 "in the pause", (int)job.stale_tid, job.stale_why);

@@ -60,6 +60,8 @@
 #define FREEZE_RT_MIN_THREADS 64	/* fewer: the 4 policy calls cost more than they save */
 #define FREEZE_DEFER_MIN_THREADS 256	/* fewer: the pause is short anyway */
 #define FREEZE_DEFER_BATCH 64		/* deferred threads stopped at a time */
+#define FREEZE_DEFER_WOKE_RUNS 3	/* runs since the list of a thread woken "once" */
+#define FREEZE_DEFER_MAX_WOKE 1		/* more such threads: a churning pool, no deferral */
 #define FREEZE_DEFER_WAIT_NS (200 * 1000 * 1000ull)	/* for a batch's stops */
 #define FREEZE_MAX_PASSES 10		/* task list scans before -EAGAIN */
 #define FREEZE_DEFAULT_TIMEOUT_MS 2000
@@ -123,6 +125,7 @@ struct freeze {
 	bool want_debugregs;
 	size_t ndeferred;		/* threads with t->deferred */
 	size_t first_deferred;		/* index of the first of them */
+	unsigned defer_declined;	/* idle threads woken since the list, if too many */
 	pid_t stale_tid;		/* the deferred thread that ran after all */
 	const char *stale_why;
 	uint64_t t_deferred;		/* the deferred threads all read */
@@ -852,6 +855,7 @@ static bool temp_mask_syscall(long nr);
 static void freeze_pick_deferred(struct freeze *f)
 {
 	struct pss_snapshot *s = f->s;
+	unsigned woke = 0;
 	bool kept = false;
 	size_t k;
 
@@ -871,8 +875,15 @@ static void freeze_pick_deferred(struct freeze *f)
 			continue;
 		if (!strncmp(st->comm, "iou-", 4))
 			continue;		/* io_uring workers: no user context */
-		if (task_read_runs(f->taskfd, t->tid, &runs) || runs != st->runs)
+		if (task_read_runs(f->taskfd, t->tid, &runs))
 			continue;
+		if (runs != st->runs) {
+			/* Woken once or so since the list: a thread of a pool
+			 * that wakes its threads in turn (see below).  A thread
+			 * that ran many times is one busy thread. */
+			woke += runs - st->runs <= FREEZE_DEFER_WOKE_RUNS;
+			continue;
+		}
 		/* The first such thread stays in the pause: a thread blocked in
 		 * a call is the best host for the clone's injection (and if it
 		 * will not do, freeze_make_clone asks for a stop of all). */
@@ -884,6 +895,17 @@ static void freeze_pick_deferred(struct freeze *f)
 		t->runs = runs;
 		if (!f->ndeferred++)
 			f->first_deferred = k;
+	}
+	if (woke > FREEZE_DEFER_MAX_WOKE) {
+		/* A pool that wakes its idle threads in turn (a job queue):
+		 * if a few woke in the short time since the list, some of
+		 * those left out would wake before they are read, and the
+		 * stop would only be made twice.  Keep them all in it. */
+		for (k = 0; k < f->n; k++)
+			f->t[k].deferred = false;
+		f->ndeferred = 0;
+		f->defer_declined = woke;
+		return;
 	}
 	if (!kept && f->ndeferred) {
 		/* every one in a call with a temporary mask: keep one anyway */
@@ -1527,6 +1549,7 @@ int freeze_capture_regs(struct pss_snapshot *s, const struct freeze_opts *o, uin
 			.deferred = f.ndeferred,
 			.deferred_ns = f.ndeferred ? f.t_deferred - t1 : 0,
 			.deferred_max_ns = f.deferred_max_ns,
+			.defer_declined = f.defer_declined,
 			.polls = f.polls,
 			.idle_polls = f.idle_polls,
 		};

@@ -193,6 +193,7 @@ struct freeze_stats {
 	size_t deferred;		/* threads stopped one batch at a time after it */
 	uint64_t deferred_ns;		/* the time that took */
 	uint64_t deferred_max_ns;	/* the longest any of them was stopped */
+	unsigned defer_declined;	/* none deferred: this many idle ones had woken */
 	pid_t stale_tid;		/* -ESTALE: the deferred thread that had run */
 	const char *stale_why;
 	unsigned long polls, idle_polls;	/* waitpid calls; those that found nothing */

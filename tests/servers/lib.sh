@@ -124,7 +124,7 @@ snapshots() {
 
 # dump_one PID LABEL: pss dump to the temp dir, checked to be an ELF core
 # of PID larger than MIN_BYTES (default 1), then deleted.  One TAP line;
-# sets $dump_pause_ms and $dump_seconds.
+# sets $dump_pause_ms, $dump_seconds and $dump_deferred.
 dump_one() {
 	local pid=$1 label=$2 min=${3:-1} json rc file type bytes ok=0 why=""
 	rm -f "$tmp/core.$pid"
@@ -133,6 +133,7 @@ dump_one() {
 	file=$tmp/core.$pid
 	dump_pause_ms=$(echo "$json" | sed -n 's/.*"pause_ms": *\([0-9.]*\).*/\1/p')
 	dump_seconds=$(echo "$json" | sed -n 's/.*"seconds": *\([0-9.]*\).*/\1/p')
+	dump_deferred=$(echo "$json" | sed -n 's/.*"deferred_threads": *\([0-9]*\).*/\1/p')
 	if [ $rc -ne 0 ]; then
 		ok=1; why="pss dump exited $rc: $(head -c 300 "$tmp/dump.err")"
 	elif [ ! -f "$file" ]; then

@@ -11,7 +11,10 @@
  * frees it, then checks that the clone is gone and that the target is left
  * neither stopped nor traced.  Prints one line per PID:
  *
- *   pid PID captures N max_pause_us U mean_pause_us M
+ *   pid PID captures N max_pause_us U mean_pause_us M deferred D redone R
+ *
+ * (D: threads read just after the pause, summed over the captures; R:
+ * captures whose stop was made again with every thread)
  *
  * and "error: ..." lines for anything wrong; exits 0 only if all is well.
  * Used by the server tests and bench/servers.sh; the servers are theirs.
@@ -35,6 +38,8 @@ struct target {
 	pid_t pid;
 	unsigned captures;
 	unsigned long long max_pause_ns, sum_pause_ns;
+	unsigned long long deferred;
+	unsigned redone;
 };
 
 static int errors;
@@ -152,6 +157,8 @@ static pid_t check_snapshot(struct target *t, HPSS snap)
 	else {
 		t->captures++;
 		t->sum_pause_ns += li.pause_ns;
+		t->deferred += li.deferred_threads;
+		t->redone += li.stop_attempts > 1;
 		if (li.pause_ns > t->max_pause_ns)
 			t->max_pause_ns = li.pause_ns;
 	}
@@ -248,9 +255,10 @@ int main(int argc, char **argv)
 	for (i = 0; i < ntargets; i++) {
 		struct target *t = &targets[i];
 
-		printf("pid %d captures %u max_pause_us %llu mean_pause_us %llu\n", (int)t->pid,
-		       t->captures, t->max_pause_ns / 1000,
-		       t->captures ? t->sum_pause_ns / t->captures / 1000 : 0);
+		printf("pid %d captures %u max_pause_us %llu mean_pause_us %llu deferred %llu "
+		       "redone %u\n", (int)t->pid, t->captures, t->max_pause_ns / 1000,
+		       t->captures ? t->sum_pause_ns / t->captures / 1000 : 0, t->deferred,
+		       t->redone);
 	}
 	free(targets);
 	fflush(stdout);
