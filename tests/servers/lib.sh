@@ -111,14 +111,15 @@ zombies_of() {
 	done
 }
 
-# snapshots COUNT PID...: the helper's COUNT rounds of full snapshots, one TAP line.
+# snapshots COUNT PID...: the helper's COUNT rounds of full snapshots, one
+# TAP line; its report in $snap_out ("pid PID captures N ... deferred D redone R").
 snapshots() {
-	local count=$1 out rc
+	local count=$1 rc
 	shift
-	out=$("$helper" -n "$count" -i 50 "$@" 2>&1)
+	snap_out=$("$helper" -n "$count" -i 50 "$@" 2>&1)
 	rc=$?
 	tap $rc "$count snapshots (VA_CLONE|THREADS|THREAD_CONTEXT|VA_SPACE|HANDLES) of $* captured, checked, freed"
-	echo "$out" | note
+	echo "$snap_out" | note
 	return $rc
 }
 

@@ -127,11 +127,8 @@ dump_check() {
 }
 
 # Idle: every worker waits for a job; most are left out of the pause.
-out=$("$helper" -n 10 -i 50 "$pool" 2>&1)
-rc=$?
-tap $rc "10 snapshots (VA_CLONE|THREADS|THREAD_CONTEXT|VA_SPACE|HANDLES) of the idle pool"
-echo "$out" | note
-deferred=$(echo "$out" | awk '/^pid / {print $10}')
+snapshots 10 "$pool"
+deferred=$(echo "$snap_out" | awk '/^pid / {print $10}')
 tap "$([ "${deferred:-0}" -ge $((10 * workers * 9 / 10)) ] && echo 0 || echo 1)" \
 	"idle workers left out of the pause: ${deferred:-?} thread reads after it in 10 snapshots"
 dump_check "idle" $((workers * 9 / 10))
@@ -143,11 +140,8 @@ python3 -u "$tmp/check.py" "$port" 4 "$tmp/stop" >"$tmp/check.out" 2>"$tmp/check
 checker=$!
 remember $checker
 sleep 0.5
-out=$("$helper" -n 10 -i 50 "$pool" 2>&1)
-rc=$?
-tap $rc "10 snapshots of the busy pool"
-echo "$out" | note
-redone=$(echo "$out" | awk '/^pid / {print $12}')
+snapshots 10 "$pool"
+redone=$(echo "$snap_out" | awk '/^pid / {print $12}')
 tap "$([ "${redone:-99}" -le 3 ] && echo 0 || echo 1)" \
 	"a pool that wakes its threads in turn: ${redone:-?} of 10 stops made twice (at most 3)"
 for i in 1 2; do
