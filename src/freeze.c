@@ -992,10 +992,6 @@ static int freeze_deferred(struct freeze *f)
 
 			if (!t->deferred)
 				continue;
-			if (task_read_runs(f->taskfd, t->tid, &runs) || runs != t->runs) {
-				err = freeze_stale(f, t, "ran during the pause");
-				break;
-			}
 			if (ptrace(PTRACE_SEIZE, t->tid, 0, PTRACE_O_TRACEEXEC)) {
 				err = errno == ESRCH || errno == EPERM ?
 				      freeze_stale(f, t, "ended") : -errno;
@@ -1004,8 +1000,15 @@ static int freeze_deferred(struct freeze *f)
 			t->state = FT_PENDING;
 			f->pending++;
 			f->nseized++;
-			ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+			/* The last count right before the interrupt (a seize
+			 * changes nothing for the thread): the window left open
+			 * above is the time between these two calls. */
+			if (task_read_runs(f->taskfd, t->tid, &runs) || runs != t->runs)
+				err = freeze_stale(f, t, "ran during the pause");
+			ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);	/* seized: stopped to let go */
 			batch[nb++] = k;
+			if (err)
+				break;
 		}
 		if (nb) {
 			int e = freeze_wait_stops(f, now_ns(CLOCK_MONOTONIC) + FREEZE_DEFER_WAIT_NS);
