@@ -742,10 +742,10 @@ out:
 }
 
 int cli_dump_file(HANDLE h, pid_t pid, const char *path, bool zstd, unsigned timeout_ms,
-		  struct cli_dump_report *ret)
+		  bool stop_all, struct cli_dump_report *ret)
 {
 	struct dump_opts o = { .prefix = "core", .zstd = zstd, .timeout_ms = timeout_ms,
-			       .path = path, .handle = h };
+			       .stop_all = stop_all, .path = path, .handle = h };
 	struct dump_result r;
 	int rc;
 

@@ -48,6 +48,7 @@ struct watch_opts {
 	unsigned gap_s;			/* -s */
 	unsigned interval_ms;
 	unsigned timeout_ms;
+	bool stop_all;		/* --stop-all */
 	const char *prefix;
 	bool zstd, json;
 };
@@ -339,7 +340,7 @@ static int watch_dump(const struct watch_opts *o, HANDLE h, sigset_t *set, const
 		return EXIT_FAILURE_;
 	}
 	stop_signals(false, set);
-	rc = cli_dump_file(h, o->pid, file, o->zstd, o->timeout_ms, &r);
+	rc = cli_dump_file(h, o->pid, file, o->zstd, o->timeout_ms, o->stop_all, &r);
 	stop_signals(true, set);
 	if (r.signal || watch_signal) {
 		*sig = r.signal ? r.signal : watch_signal;
@@ -452,6 +453,7 @@ static void watch_usage(FILE *f)
 		"      --interval MS    sampling interval (default 1000)\n"
 		"      --json           one JSON object per dump on stdout\n"
 		"  -t, --timeout MS     longest wait for a thread to stop (default 2000)\n"
+		"      --stop-all       keep every thread in the pause (see pss dump --help)\n"
 		"  -h, --help           this text\n"
 		"\n"
 		"One line per dump on stderr: file, trigger, value, size and pause.\n"
@@ -513,7 +515,7 @@ static int bad_arg(const char *opt, const char *arg)
 	return EXIT_USAGE;
 }
 
-enum { OPT_CPU = 0x100, OPT_RSS, OPT_INTERVAL, OPT_JSON };
+enum { OPT_CPU = 0x100, OPT_RSS, OPT_INTERVAL, OPT_JSON, OPT_STOP_ALL };
 
 /* watch_parse() - options into @o.  Returns -1 to go on, or the exit code. */
 static int watch_parse(int argc, char **argv, struct watch_opts *o)
@@ -528,6 +530,7 @@ static int watch_parse(int argc, char **argv, struct watch_opts *o)
 		{ "zstd", no_argument, NULL, 'z' },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "stop-all", no_argument, NULL, OPT_STOP_ALL },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -581,6 +584,9 @@ static int watch_parse(int argc, char **argv, struct watch_opts *o)
 			break;
 		case OPT_JSON:
 			o->json = true;
+			break;
+		case OPT_STOP_ALL:
+			o->stop_all = true;
 			break;
 		case 't':
 			if (parse_uint(optarg, 0, 3600000, &v))

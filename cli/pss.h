@@ -67,7 +67,7 @@ struct cli_dump_report {
  * capture, file safety and signal handling (cmd-dump.c); for pss watch.
  * Returns the exit code. */
 int cli_dump_file(HANDLE h, pid_t pid, const char *path, bool zstd, unsigned timeout_ms,
-		  struct cli_dump_report *ret);
+		  bool stop_all, struct cli_dump_report *ret);
 /* pss watch: its own options (argv[0] is "watch"). */
 int cmd_watch(int argc, char **argv);
 
