@@ -15,6 +15,13 @@
  *     order, as a core the kernel writes of the same program (or, when
  *     core_pattern is a pipe, as the documented kernel order);
  *   - lldb, when installed, opens ours and lists every thread.
+ * The second test does all of it again with 300 more threads in
+ * core_wait_idle() (a futex wait nobody wakes): with 304 threads the
+ * capture leaves the idle ones out of its pause and reads them after it,
+ * one batch at a time ("deferred threads"), which it must do here in one
+ * stop.  Every thread is compared, none sampled (gdb reads the 304 threads
+ * of a core in well under a second), and an idle thread's registers must be
+ * gcore's exactly: no restart fix-up is let pass for them.
  * Skipped (77) without gdb, gcore or eu-stack.
  */
 #include "harness.h"
@@ -30,7 +37,7 @@
 #include <sys/wait.h>
 #include <sys/syscall.h>
 
-#define MAXOUT (1 << 20)
+#define MAXOUT (16 << 20)
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 static bool have_tool(const char *name)
@@ -54,6 +61,13 @@ static int run(const char *cmd, char **out)
 	REQUIRE(f, "popen %s", cmd);
 	while (len < MAXOUT && (n = fread(buf + len, 1, MAXOUT - len, f)) > 0)
 		len += n;
+	if (len == MAXOUT) {
+		char drain[4096];
+
+		/* let the command end (cut output: the comparisons fail) */
+		while (fread(drain, 1, sizeof(drain), f) > 0)
+			;
+	}
 	st = pclose(f);
 	*out = buf;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
@@ -78,18 +92,43 @@ static void wait_blocked(struct target *t, const pid_t tids[3])
 	victim_idle(t);
 }
 
-static void start_core_victim(struct target *t, pid_t tids[3], uint64_t *buffer)
+#define MAX_IDLERS 400
+
+/* core-victim, with @idlers more threads in core_wait_idle() (their tids in
+ * @idle, sorted), every thread blocked where it should be. */
+static void start_core_victim(struct target *t, pid_t tids[3], uint64_t *buffer, int idlers,
+			      pid_t *idle)
 {
+	static pid_t all[MAX_IDLERS + 8];
 	char reply[256];
 	const char *p;
-	int n;
+	int n, k = 0;
 
+	REQUIRE(idlers <= MAX_IDLERS, "%d idlers", idlers);
 	REQUIRE(target_start(t, "core-victim", NULL) == 0, "cannot start core-victim");
 	target_cmdf(t, reply, sizeof(reply), "info");
 	*buffer = strtoull(strstr(reply, "buffer=") + 7, NULL, 16);
 	p = strstr(reply, "tids=");
 	n = p ? sscanf(p, "tids=%d,%d,%d", &tids[0], &tids[1], &tids[2]) : 0;
 	REQUIRE(n == 3, "info: %s", reply);
+	if (idlers) {
+		target_cmdf(t, reply, sizeof(reply), "idlers %d", idlers);
+		if (reply_get(reply, "err", 0) == EAGAIN)
+			SKIP("the kernel refuses %d threads: %s", idlers + 4, reply);
+		REQUIRE(reply_get(reply, "n", -1) == idlers && !strstr(reply, "err="), "idlers: %s",
+			reply);
+		n = thread_ids(t->pid, all, MAX_IDLERS + 8);
+		for (int i = 0; i < n; i++)
+			if (all[i] != t->pid && all[i] != tids[0] && all[i] != tids[1] &&
+			    all[i] != tids[2] && k < idlers)
+				idle[k++] = all[i];
+		REQUIRE(n == idlers + 4 && k == idlers, "%d threads, %d idle, want %d + 4", n, k,
+			idlers);
+		for (int i = 0; i < idlers; i++)
+			REQUIRE(wait_thread_syscall(t->pid, idle[i], SYS_futex, 5000) == 0,
+				"idle thread %d not blocked in futex (%ld)", idle[i],
+				thread_syscall(t->pid, idle[i]));
+	}
 	wait_blocked(t, tids);
 }
 
@@ -107,8 +146,8 @@ static DWORD write_core_file(HPSS snap, const char *path, unsigned flags)
 
 /* ---- gdb output, per LWP ---- */
 
-#define MAXT 16
-#define MAXL 256
+#define MAXT (MAX_IDLERS + 8)
+#define MAXL 64
 
 struct lwp {
 	int lwp;
@@ -283,13 +322,18 @@ static void frame_adjust(char *frame, uint64_t delta)
 	snprintf(frame, 160, "0x%016" PRIx64 " %s", a - delta, fn);
 }
 
-static void compare_lwp(const struct lwp *o, const struct lwp *r)
+/* The same thread in both; with @exact no restart fix-up is let pass (an
+ * idle thread: it never leaves its futex wait, so gcore's stop finds it in
+ * the raw state our capture read, rax = -ERESTARTSYS included). */
+static void compare_lwp(const struct lwp *o, const struct lwp *r, bool exact)
 {
 	uint64_t delta;
-	bool rs = restarted(o, r, &delta);
+	bool rs = !exact && restarted(o, r, &delta);
 
 	if (rs)
 		diag("LWP %d: gcore saw it after the syscall restart fix-up (rip - 2)", r->lwp);
+	else
+		delta = 0;
 	CHECK(r->nframes > 1, "LWP %d: gcore's backtrace has %d frames", r->lwp, r->nframes);
 	CHECK_EQ_INT(o->nframes, r->nframes);
 	for (int k = 0; k < o->nframes && k < r->nframes; k++) {
@@ -301,7 +345,7 @@ static void compare_lwp(const struct lwp *o, const struct lwp *r)
 		CHECK(!strcmp(f, r->frames[k]), "LWP %d frame %d: ours '%s', gcore '%s'", r->lwp, k,
 		      o->frames[k], r->frames[k]);
 	}
-	CHECK(o->nregs >= 24, "LWP %d: %d registers", r->lwp, o->nregs);
+	CHECK(o->nregs >= 24 && o->nregs < MAXL, "LWP %d: %d registers", r->lwp, o->nregs);
 	CHECK_EQ_INT(o->nregs, r->nregs);
 	for (int k = 0; k < o->nregs && k < r->nregs; k++) {
 		if (rs && (!strncmp(o->regs[k], "rax ", 4) || !strncmp(o->regs[k], "rip ", 4)))
@@ -311,14 +355,23 @@ static void compare_lwp(const struct lwp *o, const struct lwp *r)
 	}
 }
 
+static bool is_idle(const pid_t *idle, int nidle, int lwp)
+{
+	for (int i = 0; i < nidle; i++)
+		if (idle[i] == lwp)
+			return true;
+	return false;
+}
+
 static void compare_gdb(const struct gdbout *ours, const struct gdbout *ref, const pid_t tids[3],
-			pid_t pid)
+			pid_t pid, const pid_t *idle, int nidle)
 {
 	static const char *const fns[3] = { "core_wait_read", "core_wait_lock", "core_wait_pause" };
 
-	CHECK_EQ_INT(ours->n, 4);
+	CHECK_EQ_INT(ours->n, 4 + nidle);
 	CHECK_EQ_INT(ours->n, ref->n);
-	CHECK_EQ_INT(ours->ninfo, 4);
+	CHECK_EQ_INT(ours->ninfo, 4 + nidle);
+	CHECK_EQ_INT(ref->ninfo, 4 + nidle);
 	CHECK_EQ_INT(ours->cur_lwp, pid);
 	CHECK_EQ_INT(ref->cur_lwp, pid);
 	CHECK(ours->current.nregs >= 24, "info registers: %d registers", ours->current.nregs);
@@ -340,13 +393,21 @@ static void compare_gdb(const struct gdbout *ours, const struct gdbout *ref, con
 				o = &ours->t[j];
 		CHECK(o != NULL, "LWP %d of gcore's core is missing in ours", ref->t[i].lwp);
 		if (o)
-			compare_lwp(o, &ref->t[i]);
+			compare_lwp(o, &ref->t[i], is_idle(idle, nidle, o->lwp));
 	}
 	for (int k = 0; k < 3; k++) {
 		for (int j = 0; j < ours->n; j++)
 			if (ours->t[j].lwp == tids[k])
 				CHECK(has_frame(&ours->t[j], fns[k]), "LWP %d has no frame %s", tids[k],
 				      fns[k]);
+	}
+	for (int k = 0; k < nidle; k++) {
+		const struct lwp *o = lwp_find(ours, idle[k]), *r = lwp_find(ref, idle[k]);
+
+		CHECK(o && has_frame(o, "core_wait_idle"), "our LWP %d: no frame core_wait_idle",
+		      idle[k]);
+		CHECK(r && has_frame(r, "core_wait_idle"), "gcore's LWP %d: no frame core_wait_idle",
+		      idle[k]);
 	}
 	CHECK_EQ_INT(ours->nmem, 8);
 	CHECK_EQ_INT(ref->nmem, 8);
@@ -420,9 +481,11 @@ struct fixture_dirs {
 	char ours[128], ref[128], kcore[160];
 };
 
-/* A core the kernel writes of another core-victim, in @d->dir/kernel/core. */
-static const char *kernel_core(struct fixture_dirs *d)
+/* A core the kernel writes of another core-victim (with as many idle
+ * threads), in @d->dir/kernel/core. */
+static const char *kernel_core(struct fixture_dirs *d, int idlers)
 {
+	static pid_t idle[MAX_IDLERS];
 	static char pattern[256];
 	struct target k;
 	pid_t tids[3];
@@ -435,7 +498,7 @@ static const char *kernel_core(struct fixture_dirs *d)
 		return NULL;
 	snprintf(kdir, sizeof(kdir), "%s/kernel", d->dir);
 	mkdir(kdir, 0700);
-	start_core_victim(&k, tids, &buf);
+	start_core_victim(&k, tids, &buf, idlers, idle);
 	snprintf(cmd, sizeof(cmd), "crash %s", kdir);
 	target_send(&k, cmd);
 	target_wait(&k, 20000);
@@ -473,18 +536,25 @@ static void documented_types(int n, bool eu, char *out, size_t len)
 					      "CORE:NT_PRSTATUS CORE:NT_FPREGSET LINUX:NT_X86_XSTATE ");
 }
 
-TEST(row50_gdb_eu_stack_readelf_lldb_read_our_core_as_gcore)
+/*
+ * The whole oracle comparison, of core-victim with @idlers more threads
+ * blocked for good in core_wait_idle().  With 256 threads or more in all,
+ * the capture leaves those idle threads out of its pause and reads them
+ * after it ("deferred threads"): it must do so here, in one stop.
+ */
+static void core_oracle(int idlers)
 {
 	DWORD flags = PSS_CAPTURE_VA_CLONE | PSS_CAPTURE_THREADS | PSS_CAPTURE_THREAD_CONTEXT |
 		      PSS_CAPTURE_THREAD_CONTEXT_EXTENDED | PSS_CAPTURE_VA_SPACE |
 		      PSS_CAPTURE_VA_SPACE_SECTION_INFORMATION;
 	static struct gdbout g_ours, g_ref;
+	static pid_t idle[MAX_IDLERS];
 	struct fixture_dirs d;
 	struct target t;
 	pid_t tids[3];
 	uint64_t buf;
 	char exe[1024], cmd[4096], *o_text, *r_text, *out;
-	static char a[8192], b[8192];
+	static char a[65536], b[65536];
 	const char *kcore;
 	HPSS snap;
 	int rc;
@@ -496,10 +566,20 @@ TEST(row50_gdb_eu_stack_readelf_lldb_read_our_core_as_gcore)
 	snprintf(d.dir, sizeof(d.dir), "/tmp/pss-core-oracle-XXXXXX");
 	REQUIRE(mkdtemp(d.dir), "mkdtemp");
 	snprintf(d.ours, sizeof(d.ours), "%s/ours.core", d.dir);
-	start_core_victim(&t, tids, &buf);
+	start_core_victim(&t, tids, &buf, idlers, idle);
 	exe_path(t.pid, exe, sizeof(exe));
 
 	snap = capture_ok(t.pid, flags, CONTEXT_ALL);
+	if (idlers) {
+		struct pss_linux_process_info li = { .sz = sizeof(li) };
+
+		REQUIRE_OK(pss_linux_query_process(snap, &li));
+		diag("%u threads, %u deferred, %u stop attempt(s), pause %.2f ms", li.num_threads,
+		     li.deferred_threads, li.stop_attempts, li.pause_ns / 1e6);
+		CHECK_EQ_INT(li.num_threads, 4 + idlers);
+		CHECK(li.deferred_threads >= 250, "%u threads deferred", li.deferred_threads);
+		CHECK_EQ_INT(li.stop_attempts, 1);
+	}
 	CHECK_ERR(write_core_file(snap, d.ours, 0), ERROR_SUCCESS);
 	free_snap(snap);
 
@@ -517,7 +597,7 @@ TEST(row50_gdb_eu_stack_readelf_lldb_read_our_core_as_gcore)
 	rc = run_gdb(exe, d.ours, &g_ours, &o_text);
 	CHECK_EQ_INT(rc, 0);
 	run_gdb(exe, d.ref, &g_ref, &r_text);
-	compare_gdb(&g_ours, &g_ref, tids, t.pid);
+	compare_gdb(&g_ours, &g_ref, tids, t.pid, idle, idlers);
 	if (harness_failures())
 		diag("gdb on our core:\n%.6000s", o_text);
 	free(o_text);
@@ -529,8 +609,8 @@ TEST(row50_gdb_eu_stack_readelf_lldb_read_our_core_as_gcore)
 	CHECK(rc == 0, "eu-stack on our core: %d\n%.3000s", rc, o_text);
 	snprintf(cmd, sizeof(cmd), "eu-stack -e '%s' --core '%s' 2>&1", exe, d.ref);
 	run(cmd, &r_text);
-	for (int i = -1; i < 3; i++) {
-		int tid = i < 0 ? t.pid : tids[i];
+	for (int i = -1; i < 3 + idlers; i++) {
+		int tid = i < 0 ? t.pid : i < 3 ? tids[i] : idle[i - 3];
 		int no = eu_frames(o_text, tid, a, sizeof(a)), nr = eu_frames(r_text, tid, b, sizeof(b));
 		const struct lwp *lo = lwp_find(&g_ours, tid), *lr = lwp_find(&g_ref, tid);
 		uint64_t delta = 0, pc;
@@ -551,12 +631,12 @@ TEST(row50_gdb_eu_stack_readelf_lldb_read_our_core_as_gcore)
 	free(r_text);
 
 	/* readelf -n / eu-readelf -n: the kernel's note types and order. */
-	kcore = kernel_core(&d);
+	kcore = kernel_core(&d, idlers);
 	if (!kcore)
 		diag("no kernel core here (core_pattern is a pipe or not \"core\"): "
 		     "comparing with the documented kernel order");
 	for (int eu = 0; eu < 2; eu++) {
-		static char want[8192];
+		static char want[65536];
 
 		snprintf(cmd, sizeof(cmd), "%s -n '%s' 2>&1", eu ? "eu-readelf" : "readelf", d.ours);
 		rc = run(cmd, &o_text);
@@ -568,7 +648,7 @@ TEST(row50_gdb_eu_stack_readelf_lldb_read_our_core_as_gcore)
 			note_types(r_text, eu, want, sizeof(want));
 			free(r_text);
 		} else {
-			documented_types(4, eu, want, sizeof(want));
+			documented_types(4 + idlers, eu, want, sizeof(want));
 			/* the layout note of new kernels is optional there */
 			a[strlen(want) < strlen(a) ? strlen(want) : strlen(a)] = 0;
 		}
@@ -584,10 +664,10 @@ TEST(row50_gdb_eu_stack_readelf_lldb_read_our_core_as_gcore)
 			 d.ours, exe);
 		rc = run(cmd, &o_text);
 		CHECK(rc == 0, "lldb: %d\n%.3000s", rc, o_text);
-		for (int i = 0; i < 3; i++) {
+		for (int i = 0; i < 3 + idlers; i++) {
 			char tidstr[32];
 
-			snprintf(tidstr, sizeof(tidstr), "tid = %d", tids[i]);
+			snprintf(tidstr, sizeof(tidstr), "tid = %d,", i < 3 ? tids[i] : idle[i - 3]);
 			CHECK(strstr(o_text, tidstr) != NULL, "lldb lists no %s:\n%.3000s", tidstr, o_text);
 		}
 		CHECK(strstr(o_text, "core_wait_lock") != NULL, "lldb bt:\n%.3000s", o_text);
@@ -597,6 +677,17 @@ TEST(row50_gdb_eu_stack_readelf_lldb_read_our_core_as_gcore)
 	}
 	target_kill(&t);
 	cleanup(&d);
+}
+
+TEST(row50_gdb_eu_stack_readelf_lldb_read_our_core_as_gcore)
+{
+	core_oracle(0);
+}
+
+/* 300 idle threads more: 304 in all, the idle ones deferred. */
+TEST(row50_deferred_threads_in_our_core_as_in_gcore)
+{
+	core_oracle(300);
 }
 
 int main(int argc, char **argv)

@@ -8,9 +8,15 @@
  * core_wait_pause() in pause().  All three syscalls restart with the same
  * number after a stop, so the registers a debugger sees stay the same from
  * one stop to the next.  The global `buffer` holds vp_word(1, i).
+ * On demand ("idlers"), more threads block forever in core_wait_idle(), a
+ * futex wait on a word nobody changes or wakes: they never run again, so
+ * a capture of 256 threads or more leaves them out of its pause.
  *
  * It prints "ready <pid>" and answers one line per command on stdin:
  *   info                      buffer=ADDR tids=T1,T2,T3 (read, lock, pause)
+ *   idlers N                  start N more threads named cv-idle, each on
+ *                             its way into core_wait_idle() when the reply
+ *                             comes -> n=N (or err=ERRNO n=STARTED)
  *   rewrite SEED              buffer[i] = vp_word(SEED, i)
  *   map KIND PAGES SEED       mmap PAGES pages, fill with vp_word(SEED, word);
  *                             KIND: anon, dontdump, dontfork, wipeonfork,
@@ -34,6 +40,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <linux/futex.h>
 #include "victim.h"
 
 #define PAGE 4096u
@@ -42,6 +49,8 @@ uint64_t buffer[512];
 static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
 static volatile pid_t tids[3];
 static volatile long sink;
+static uint32_t idle_word;		/* never changes: FUTEX_WAIT sleeps for good */
+static volatile int idle_started;
 
 __attribute__((noinline)) long core_wait_read(int fd)
 {
@@ -63,6 +72,14 @@ __attribute__((noinline)) long core_wait_lock(void)
 __attribute__((noinline)) long core_wait_pause(void)
 {
 	long r = pause();
+
+	sink += r;
+	return r;
+}
+
+__attribute__((noinline)) long core_wait_idle(void)
+{
+	long r = syscall(SYS_futex, &idle_word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
 
 	sink += r;
 	return r;
@@ -93,6 +110,39 @@ static void *thread_pause(void *arg)
 	for (;;)
 		core_wait_pause();
 	return NULL;
+}
+
+static void *thread_idle(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "cv-idle");
+	__atomic_add_fetch(&idle_started, 1, __ATOMIC_SEQ_CST);
+	for (;;)
+		core_wait_idle();
+	return NULL;
+}
+
+/* @n threads of small stacks (the cores stay small) in core_wait_idle(). */
+static void cmd_idlers(int n)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	int want = idle_started, e = 0, i;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 128 * 1024);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (i = 0; i < n && !e; i++) {
+		e = pthread_create(&th, &attr, thread_idle, NULL);
+		want += !e;
+	}
+	pthread_attr_destroy(&attr);
+	while (__atomic_load_n(&idle_started, __ATOMIC_SEQ_CST) < want)
+		usleep(1000);
+	if (e)
+		printf("err=%d n=%d\n", e, i - 1);
+	else
+		printf("n=%d\n", n);
 }
 
 static void fill(uint64_t *p, size_t pages, uint64_t seed, size_t every)
@@ -157,7 +207,7 @@ int main(void)
 	char line[256], kind[32], arg[200];
 	unsigned long long a, b, c;
 	pthread_t th;
-	int p[2];
+	int p[2], n;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fill(buffer, sizeof(buffer) / PAGE, 1, 1);
@@ -174,6 +224,8 @@ int main(void)
 		line[strcspn(line, "\n")] = 0;
 		if (!strcmp(line, "info")) {
 			printf("buffer=%p tids=%d,%d,%d\n", (void *)buffer, tids[0], tids[1], tids[2]);
+		} else if (sscanf(line, "idlers %d", &n) == 1 && n >= 0) {
+			cmd_idlers(n);
 		} else if (sscanf(line, "rewrite %llu", &a) == 1) {
 			fill(buffer, sizeof(buffer) / PAGE, a, 1);
 			printf("ok\n");
