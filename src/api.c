@@ -60,9 +60,9 @@ static DWORD capture_check_args(DWORD flags, DWORD ctx_flags, const struct pss_l
 		}
 		a->timeout_ms = o->timeout_ms;
 		if (o->sz >= offsetof(struct pss_linux_options, flags) + sizeof(o->flags)) {
-			if (o->flags & ~PSS_LINUX_CAPTURE_STOP_ALL) {
-				capture_error_set(-EINVAL, "unknown pss_linux_options flags 0x%x",
-						  o->flags & ~PSS_LINUX_CAPTURE_STOP_ALL);
+			if (o->flags & ~(unsigned long long)PSS_LINUX_CAPTURE_STOP_ALL) {
+				capture_error_set(-EINVAL, "unknown pss_linux_options flags 0x%llx",
+						  o->flags & ~(unsigned long long)PSS_LINUX_CAPTURE_STOP_ALL);
 				return ERROR_INVALID_PARAMETER;
 			}
 			a->stop_all = o->flags & PSS_LINUX_CAPTURE_STOP_ALL;

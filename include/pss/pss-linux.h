@@ -62,7 +62,10 @@ PSS_API void pss_linux_set_log(pss_linux_log_fn fn, void *ctx, enum pss_linux_lo
 struct pss_linux_options {
 	size_t sz;		/* sizeof(struct pss_linux_options) */
 	unsigned timeout_ms;	/* longest wait for a thread to stop; default 2000 */
-	unsigned flags;		/* PSS_LINUX_CAPTURE_* */
+	/* PSS_LINUX_CAPTURE_*; at offset 16, past the padding of the first
+	 * version of this struct (sz 16), so that a caller built against it
+	 * never has its padding read as flags. */
+	unsigned long long flags;
 };
 
 /* Every thread in the pause: no thread blocked in a call is left out of it

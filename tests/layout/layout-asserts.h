@@ -220,3 +220,10 @@ SA(CONTEXT_XSTATE == 0x00100040u, "CONTEXT_XSTATE");
 SA(ERROR_NO_MORE_ITEMS == 259 && ERROR_MORE_DATA == 234 && ERROR_BAD_LENGTH == 24, "errors");
 SA(ERROR_NOT_FOUND == 1168 && ERROR_PARTIAL_COPY == 299, "errors");
 SA(STILL_ACTIVE == 259 && MAX_PATH == 260, "misc");
+
+/* Linux extensions sized by their sz: a field added later must lie past
+ * the size of every earlier version (padding included), or an old
+ * caller's padding would be read as the new field. */
+SIZE(struct pss_linux_options, 24);
+OFF(struct pss_linux_options, timeout_ms, 8);
+OFF(struct pss_linux_options, flags, 16);
