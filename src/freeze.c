@@ -837,11 +837,14 @@ static uint64_t freeze_release(struct freeze *f)
  *            (the kernel checks the thread is off the CPU around that read),
  *            state S (interruptible: our interrupt wakes it)
  *   prepare  runs again == A: not run since, so still blocked in C: deferred
+ *            (none is, if more than one idle thread woke once or so since
+ *            the list: a pool that wakes its threads in turn)
  *   pause    the other threads stopped, the clone made, the others let go
- *   after    runs again == A (no run until now), PTRACE_SEIZE, interrupt;
- *            at its stop runs == A + 1 (the one run is the way to our stop),
- *            and orig_rax, rip, rsp and the argument registers are C's, rax
- *            a code of an interrupted call
+ *   after    PTRACE_SEIZE, runs again == A (no run until now), interrupt;
+ *            at its stop runs == A + 1 (the one run is the way to our
+ *            stop), or more with voluntary switches up by one only (the
+ *            extra runs were preemptions), and orig_rax, rip, rsp and the
+ *            argument registers are C's, rax a code of an interrupted call
  * Anything else (it ran, it died, it stopped otherwise, its registers
  * differ) makes the whole stop -ESTALE: the caller throws the clone away
  * and stops again with every thread in the pause (o->no_defer).
@@ -918,7 +921,7 @@ static void freeze_pick_deferred(struct freeze *f)
 	}
 }
 
-/* A deferred thread at its stop: did it stay as it was (see above)? */
+/* Record the first reason the stop must be made again; -ESTALE. */
 static int freeze_stale(struct freeze *f, const struct frz_thread *t, const char *why)
 {
 	if (!f->stale_why) {
@@ -945,6 +948,7 @@ static uint64_t task_vcsw(struct freeze *f, pid_t tid)
 	return v;
 }
 
+/* A deferred thread at its stop: did it stay as it was (see above)? */
 static int freeze_deferred_check(struct freeze *f, const struct frz_thread *t)
 {
 	const struct proc_syscall *sc = &f->s->threads[t->sidx].sc;
