@@ -235,24 +235,13 @@ static __attribute__((noreturn)) void *parked_thread(void *arg)
  * pthread_create error that stopped us early, if any. */
 static void cmd_sleepers(long n)
 {
-	pthread_attr_t attr;
-	sigset_t all, old;
 	int err = 0, want = atomic_load(&pk_up);
 
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, PARKED_STACK);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (long i = 0; i < n && !err; i++) {
-		pthread_t th;
-
-		err = pthread_create(&th, &attr, parked_thread, NULL);
+		err = spawn_idle(parked_thread, NULL, PARKED_STACK);
 		if (!err)
 			want++;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
 	while (atomic_load(&pk_up) < want)
 		sched_yield();
 	reply("pk_n=%d err=%d", want, err);

@@ -154,26 +154,6 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-/* spawn() - a detached thread with a small stack and every signal
- * blocked (the command thread takes them all) running @fn(@slot). */
-static int spawn(void *(*fn)(void *), struct dv_call *slot)
-{
-	pthread_attr_t attr;
-	pthread_t th;
-	sigset_t all, old;
-	int err;
-
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, DV_STACK);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	err = pthread_create(&th, &attr, fn, slot);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	return err;
-}
-
 /* Wait until the thread of @c has written its tid. */
 static void wait_up(struct dv_call *c)
 {
@@ -194,7 +174,7 @@ static void cmd_sleepers(long k, void *(*fn)(void *))
 		struct dv_call *c = &slots[first + made];
 
 		slot_regs(c, (uint64_t)(first + made));
-		err = spawn(fn, c);
+		err = spawn_idle(fn, c, DV_STACK);
 		if (err)
 			break;
 		made++;
@@ -221,7 +201,7 @@ static void cmd_reader(void)
 	c = &slots[idx];
 	slot_regs(c, (uint64_t)idx);
 	c->a[0] = (uint64_t)p[0];
-	err = spawn(reader, c);
+	err = spawn_idle(reader, c, DV_STACK);
 	if (err) {
 		reply("n=-1 err=%d", err);
 		return;

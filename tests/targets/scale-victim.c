@@ -64,25 +64,14 @@ static void *waker(void *arg)
 
 static void cmd_threads(long k, void *(*fn)(void *))
 {
-	pthread_attr_t attr;
-	pthread_t th;
-	sigset_t all, old;
 	int err = 0;
 
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, SCALE_STACK);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	/* sleepers take no signal: the command thread keeps them all */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (long i = 0; i < k; i++) {
-		err = pthread_create(&th, &attr, fn, NULL);
+		err = spawn_idle(fn, NULL, SCALE_STACK);
 		if (err)
 			break;
 		nthreads++;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
 	reply("n=%ld err=%d", nthreads, err);
 }
 

@@ -105,6 +105,30 @@ static pid_t start_thread(pthread_t *th, void *(*fn)(void *), void *arg, const c
 	return s.tid;
 }
 
+/*
+ * spawn_idle() - one detached thread of @fn(@arg) with a @stack-byte stack
+ * and every signal blocked (the command thread takes them all): the shape
+ * of the hundreds or thousands of idle threads the scale and deferred-stop
+ * tests give a victim.  0 or the pthread_create error.
+ */
+static inline int spawn_idle(void *(*fn)(void *), void *arg, size_t stack)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	pthread_t th;
+	int err;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, stack);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = pthread_create(&th, &attr, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return err;
+}
+
 /* ---- the register spinner (fault matrix row 9) ---- */
 
 struct spin_ctl {

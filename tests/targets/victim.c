@@ -260,25 +260,14 @@ static void *sleeper_thread(void *arg)
  * returns=<calls that returned>", once every one has started. */
 static void cmd_sleepers(int k)
 {
-	pthread_attr_t attr;
-	sigset_t all, old;
 	int err = 0;
 
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 64 << 10);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (int i = 0; i < k && !err; i++) {
-		pthread_t t;
-
 		if (atomic_load(&sleepers_n) >= SLEEPERS_MAX)
 			err = ENOSPC;
-		else if (!(err = pthread_create(&t, &attr, sleeper_thread, NULL)))
+		else if (!(err = spawn_idle(sleeper_thread, NULL, 64 << 10)))
 			atomic_fetch_add(&sleepers_n, 1);
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
 	while (atomic_load(&sleepers_up) < atomic_load(&sleepers_n))
 		sched_yield();
 	reply("n=%d err=%d returns=%ld", atomic_load(&sleepers_n), err, atomic_load(&sleepers_returns));
